@@ -1,0 +1,502 @@
+"""Account pages: parse input, call a service, show the result; keys only via the keyring."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, ParamSpec
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from hds.accounts import services, throttle
+from hds.accounts.backends import BACKEND_PATH
+from hds.accounts.forms import (
+    ActivationForm,
+    ChangePasswordForm,
+    DeleteAccountForm,
+    EmailForm,
+    LoginForm,
+    PasswordConfirmForm,
+    PatientRegistrationForm,
+    ProfessionalRegistrationForm,
+    RecoverForm,
+    ResetForm,
+)
+from hds.accounts.models import Account, AuthEvent, Role
+from hds.accounts.passport import render_passport_pdf
+from hds.core.errors import DomainError, RateLimited
+from hds.crypto.accountkeys import key_fingerprint
+from hds.crypto.codes import format_code
+from hds.keys.keyring import Keyring, store_keyring, try_keyring, update_keyring
+from hds.keys.middleware import AUTH_AT, SEEN_AT
+from hds.keys.sessions import SessionStore
+
+P = ParamSpec("P")
+PENDING_CODE = "pending_ac"
+PENDING_EMAIL = "_hds_pending_email"
+PENDING_KIND = "_hds_pending_kind"
+sensitive = sensitive_post_parameters(
+    "password", "new_password", "current_password", "token", "code_1", "code_2", "code_3", "code_4"
+)
+
+
+def _account(request: HttpRequest) -> Account:
+    user = request.user
+    assert isinstance(user, Account)
+    return user
+
+
+def unlocked_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Require a logged-in session whose keyring opens; otherwise log in again.
+
+    A session id without the keyring cookie (or after the epoch secret rotated out) is only an
+    authenticated shell: data pages send it back to the login (SECURITY.md §6.6).
+    """
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        keyring = try_keyring(request)
+        if keyring is None or keyring.get("ams") is None:
+            auth_logout(request)
+            messages.warning(request, _("Your session is locked. Please log in again."))
+            return redirect(f"{reverse('accounts:login')}?next={request.path}")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _start_session(request: HttpRequest, account: Account, ams: bytes) -> None:
+    auth_login(request, account, backend=BACKEND_PATH)  # cycles the session id (fixation)
+    now = int(time.time())
+    request.session[AUTH_AT] = now
+    request.session[SEEN_AT] = now
+    store_keyring(request, Keyring({"ams": ams}), new_cookie_key=True)
+    translation.activate(account.language)
+    request.LANGUAGE_CODE = account.language
+
+
+def _rate_limited(
+    request: HttpRequest, template: str, context: dict[str, Any], exc: RateLimited
+) -> HttpResponse:
+    messages.error(request, str(exc))
+    response = render(request, template, context, status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _remember_pending_code(request: HttpRequest, code: str, *, email: str, kind: str) -> None:
+    """Keep a just-made activation code for the passport download, sealed in the keyring."""
+    update_keyring(request, **{PENDING_CODE: code.encode("ascii")})
+    request.session[PENDING_EMAIL] = email
+    request.session[PENDING_KIND] = kind
+
+
+def _pending_code(request: HttpRequest) -> str | None:
+    keyring = try_keyring(request)
+    value = keyring.get(PENDING_CODE) if keyring else None
+    return value.decode("ascii") if value else None
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    """Landing page, or My documents for a logged-in user."""
+    if request.user.is_authenticated:
+        return redirect("accounts:documents")
+    return render(request, "accounts/home.html")
+
+
+@require_safe
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness probe for load balancers."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@require_safe
+def register_choose(request: HttpRequest) -> HttpResponse:
+    """Choose between a patient and a professional account."""
+    return render(request, "accounts/register_choose.html")
+
+
+@sensitive
+@sensitive_variables("new", "form")
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest, role: str) -> HttpResponse:
+    """Self-registration; afterwards the activation code is shown once with its passport."""
+    form_class = PatientRegistrationForm if role == Role.PATIENT else ProfessionalRegistrationForm
+    form = form_class(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        email, password = data.pop("email"), data.pop("password")
+        data.pop("accept_terms")
+        try:
+            new = services.register_account(
+                email=email,
+                password=password,
+                role=role,
+                language=translation.get_language() or settings.LANGUAGE_CODE,
+                profile=data,
+            )
+        except RateLimited as exc:
+            return _rate_limited(
+                request, "accounts/register_form.html", {"form": form, "role": role}, exc
+            )
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            code = new.activation_code if isinstance(new, services.NewAccount) else new
+            _remember_pending_code(request, code, email=email, kind="registered")
+            return redirect("accounts:register_done")
+    return render(request, "accounts/register_form.html", {"form": form, "role": role})
+
+
+@require_http_methods(["GET", "POST"])
+def code_done(request: HttpRequest) -> HttpResponse:
+    """Show a just-made activation code once; POST forgets it."""
+    code = _pending_code(request)
+    if request.method == "POST":
+        update_keyring(request, **{PENDING_CODE: None})
+        kind = request.session.pop(PENDING_KIND, "registered")
+        request.session.pop(PENDING_EMAIL, None)
+        if kind == "registered":
+            return render(request, "accounts/check_mail.html", {"reason": "activation"})
+        return redirect("accounts:account" if request.user.is_authenticated else "accounts:login")
+    if code is None:
+        messages.info(request, _("The activation code is shown only once, right after it is made."))
+        return redirect("accounts:home")
+    return render(
+        request,
+        "accounts/code_done.html",
+        {
+            "code": format_code(code),
+            "groups": format_code(code).split("-"),
+            "email": request.session.get(PENDING_EMAIL, ""),
+            "kind": request.session.get(PENDING_KIND, "registered"),
+        },
+    )
+
+
+@require_safe
+def passport_pdf(request: HttpRequest) -> HttpResponse:
+    """The printable passport for the code that is pending in this session."""
+    code = _pending_code(request)
+    if code is None:
+        messages.info(
+            request, _("The passport can be downloaded only right after the code is made.")
+        )
+        return redirect("accounts:home")
+    email = str(request.session.get(PENDING_EMAIL, ""))
+    pdf = render_passport_pdf(
+        email=email,
+        activation_code=code,
+        activation_url=f"{settings.BASE_URL}/activate/#ac={code}",
+        issued_on=timezone.localdate(),
+    )
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = 'attachment; filename="hds-passport.pdf"'
+    return response
+
+
+@sensitive
+@sensitive_variables("ams", "form")
+@require_http_methods(["GET", "POST"])
+def activate(request: HttpRequest) -> HttpResponse:
+    """Activation: link from the mail (token in the fragment) + code from the passport."""
+    form = ActivationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            account, ams = services.activate_account(
+                token=data["token"],
+                activation_code=data["activation_code"],
+                password=data["password"],
+                new_password=False,
+            )
+        except RateLimited as exc:
+            return _rate_limited(request, "accounts/activate.html", {"form": form}, exc)
+        except services.InvalidLink as exc:
+            form.add_error(None, str(exc))
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            _start_session(request, account, ams)
+            messages.success(request, _("Your account is activated. Welcome!"))
+            return redirect("accounts:documents")
+    return render(request, "accounts/activate.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def resend_activation(request: HttpRequest) -> HttpResponse:
+    """Send the activation mail again (same answer whether or not the address exists)."""
+    form = EmailForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.resend_activation_mail(form.cleaned_data["email"])
+        return render(request, "accounts/check_mail.html", {"reason": "activation"})
+    return render(request, "accounts/email_form.html", {"form": form, "purpose": "resend"})
+
+
+@sensitive
+@sensitive_variables("ams", "form")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    """Password login: unlocks the account's keys into this session."""
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = ""
+    form = LoginForm(request.POST or None)
+    context: dict[str, Any] = {"form": form, "next": next_url}
+    if request.method == "POST" and form.is_valid():
+        try:
+            account, ams = services.log_in(
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+                ip_hash=throttle.ip_hash(request),
+                request=request,
+            )
+        except RateLimited as exc:
+            return _rate_limited(request, "accounts/login.html", context, exc)
+        except services.NotActivated as exc:
+            context["not_activated"] = True
+            form.add_error(None, str(exc))
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            _start_session(request, account, ams)
+            return HttpResponseRedirect(next_url or reverse("accounts:documents"))
+    return render(request, "accounts/login.html", context)
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    """End the session: row deleted, cookies and browser storage cleared."""
+    if isinstance(request.user, Account):
+        AuthEvent.objects.create(account=request.user, kind=AuthEvent.Kind.LOGOUT)
+    auth_logout(request)
+    messages.success(request, _("You are logged out."))
+    response = redirect("accounts:login")
+    response["Clear-Site-Data"] = '"cache", "storage"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def forgot_password(request: HttpRequest) -> HttpResponse:
+    """Forgotten password: recovery mail; with "forgot the code too", the account-reset mail."""
+    form = EmailForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        if "forgot_code" in request.POST:
+            services.request_account_reset(email)
+            return render(request, "accounts/check_mail.html", {"reason": "reset"})
+        services.request_password_recovery(email)
+        return render(request, "accounts/check_mail.html", {"reason": "recover"})
+    return render(request, "accounts/email_form.html", {"form": form, "purpose": "forgot"})
+
+
+@sensitive
+@sensitive_variables("form")
+@require_http_methods(["GET", "POST"])
+def recover(request: HttpRequest) -> HttpResponse:
+    """New password with the mailed link and the activation code: the data is kept."""
+    form = RecoverForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.recover_password(
+                token=data["token"],
+                activation_code=data["activation_code"],
+                new_password=data["new_password"],
+            )
+        except RateLimited as exc:
+            return _rate_limited(request, "accounts/recover.html", {"form": form}, exc)
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            auth_logout(request)
+            messages.success(
+                request,
+                _(
+                    "Your new password is set and your data is unchanged. Please log in. We "
+                    "recommend making a new activation code under My account afterwards."
+                ),
+            )
+            return redirect("accounts:login")
+    return render(request, "accounts/recover.html", {"form": form})
+
+
+@sensitive
+@sensitive_variables("new", "form")
+@require_http_methods(["GET", "POST"])
+def reset(request: HttpRequest) -> HttpResponse:
+    """Account reset when both password and code are lost: new keys, all earlier data lost."""
+    form = ResetForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            new = services.reset_account(
+                token=form.cleaned_data["token"], new_password=form.cleaned_data["new_password"]
+            )
+        except RateLimited as exc:
+            return _rate_limited(request, "accounts/reset.html", {"form": form}, exc)
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            auth_logout(request)
+            _remember_pending_code(
+                request, new.activation_code, email=new.account.email, kind="reset"
+            )
+            return redirect("accounts:register_done")
+    return render(request, "accounts/reset.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def unlock(request: HttpRequest) -> HttpResponse:
+    """Lift a lockout with the mailed unlock link (token in the fragment)."""
+    if request.method == "POST":
+        try:
+            services.unlock_account(token=request.POST.get("token", ""))
+        except DomainError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Your account is unlocked. You can log in again."))
+            return redirect("accounts:login")
+    return render(request, "accounts/unlock.html")
+
+
+@unlocked_required
+@require_safe
+def documents(request: HttpRequest) -> HttpResponse:
+    """My documents (the archive fills it; for now the empty state and the storage bar)."""
+    account = _account(request)
+    return render(request, "accounts/documents.html", {"account": account, "used_bytes": 0})
+
+
+@login_required
+@require_safe
+def account_view(request: HttpRequest) -> HttpResponse:
+    """My account: details, security events and the account actions."""
+    account = _account(request)
+    events = account.auth_events.order_by("-at")[:10]
+    return render(
+        request,
+        "accounts/account.html",
+        {
+            "account": account,
+            "events": events,
+            "fingerprint": key_fingerprint(bytes(account.x25519_public)),
+            "unlocked": try_keyring(request) is not None,
+        },
+    )
+
+
+@login_required
+@require_POST
+def set_account_language(request: HttpRequest) -> HttpResponse:
+    """Remember the account's language (pages and mails) and switch to it."""
+    account = _account(request)
+    language = request.POST.get("language", "")
+    if language in dict(settings.LANGUAGES):
+        account.language = language
+        account.save(update_fields=["language"])
+        translation.activate(language)
+    response = redirect("accounts:account")
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        account.language,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+@sensitive
+@sensitive_variables("form")
+@unlocked_required
+@require_http_methods(["GET", "POST"])
+def change_password(request: HttpRequest) -> HttpResponse:
+    """Change the password; keys and data stay; other sessions end."""
+    account = _account(request)
+    form = ChangePasswordForm(request.POST or None, email=account.email)
+    if request.method == "POST" and form.is_valid():
+        store = request.session
+        assert isinstance(store, SessionStore)
+        try:
+            services.change_password(
+                account,
+                current_password=form.cleaned_data["current_password"],
+                new_password=form.cleaned_data["new_password"],
+                keep_session=store.hashed_key,
+            )
+        except RateLimited as exc:
+            return _rate_limited(request, "accounts/change_password.html", {"form": form}, exc)
+        except DomainError as exc:
+            form.add_error("current_password", str(exc))
+        else:
+            messages.success(
+                request, _("Your password is changed. Other sessions of your account were ended.")
+            )
+            return redirect("accounts:account")
+    return render(request, "accounts/change_password.html", {"form": form})
+
+
+@sensitive
+@sensitive_variables("new", "form")
+@unlocked_required
+@require_http_methods(["GET", "POST"])
+def regenerate_code(request: HttpRequest) -> HttpResponse:
+    """Make a new activation code and passport; the old code stops working."""
+    account = _account(request)
+    form = PasswordConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            new = services.regenerate_activation_code(
+                account, password=form.cleaned_data["password"]
+            )
+        except RateLimited as exc:
+            return _rate_limited(request, "accounts/regenerate_code.html", {"form": form}, exc)
+        except DomainError as exc:
+            form.add_error("password", str(exc))
+        else:
+            _remember_pending_code(
+                request, new.activation_code, email=account.email, kind="regenerated"
+            )
+            return redirect("accounts:register_done")
+    return render(request, "accounts/regenerate_code.html", {"form": form})
+
+
+@sensitive
+@sensitive_variables("form")
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_account(request: HttpRequest) -> HttpResponse:
+    """Delete the account and everything in it, after password and confirmation."""
+    account = _account(request)
+    form = DeleteAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.delete_account(account, password=form.cleaned_data["password"])
+        except RateLimited as exc:
+            return _rate_limited(request, "accounts/delete_account.html", {"form": form}, exc)
+        except DomainError as exc:
+            form.add_error("password", str(exc))
+        else:
+            auth_logout(request)
+            messages.success(request, _("Your account and all its data were deleted."))
+            response = redirect("accounts:home")
+            response["Clear-Site-Data"] = '"cache", "storage"'
+            return response
+    return render(request, "accounts/delete_account.html", {"form": form})

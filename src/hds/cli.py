@@ -1,0 +1,360 @@
+"""The one ``hds`` command for operators (DESIGN.md, Command line).
+
+``hds run`` starts the embedded default (web + worker in one process group); ``hds web`` and
+``hds worker`` run one process each; ``hds account create`` and ``hds demo`` provision; ``hds
+manage`` passes through to Django's management commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+DEMO_PASSWORDS = {
+    "radiology": "demo-radiology-Quartz-Lantern",
+    "doctor": "demo-doctor-Maple-Compass",
+    "patient": "demo-patient-Harbor-Violet",
+}
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hds.settings")
+    import django
+
+    django.setup()
+
+
+def _migrate(verbosity: int = 0) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=verbosity)
+
+
+def cmd_manage(args: argparse.Namespace, rest: list[str]) -> int:
+    """Run a Django management command."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hds.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["hds manage", *rest])
+    return 0
+
+
+def _gunicorn_argv(port: int, threads: int) -> list[str]:
+    # One process with threads: the embedded default keeps session epoch secrets in this
+    # process's memory (SECURITY.md §9.10). Scale out with HDS_EPOCH_CACHE_URL=redis://...
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "hds.wsgi:application",
+        "--bind",
+        f"{os.environ.get('HDS_BIND', '127.0.0.1')}:{port}",
+        "--workers",
+        os.environ.get("HDS_WEB_WORKERS", "1"),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--timeout",
+        "300",
+        "--access-logfile",
+        "-",
+        "--access-logformat",
+        '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',  # path only: no query strings in logs
+    ]
+
+
+def cmd_web(args: argparse.Namespace, rest: list[str]) -> int:
+    """Run the web process (gunicorn) in the foreground."""
+    _setup_django()
+    from django.conf import settings
+
+    if not args.no_migrate:
+        _migrate()
+    argv = _gunicorn_argv(args.port or settings.HTTP_PORT, settings.WEB_THREADS)
+    os.execv(sys.executable, argv)  # noqa: S606 - fixed argv, no shell
+
+
+def cmd_worker(args: argparse.Namespace, rest: list[str]) -> int:
+    """Run the job worker in the foreground until SIGTERM/SIGINT."""
+    _setup_django()
+    from hds.core.jobs import run_pending, work_forever
+
+    if args.once:
+        from hds.core.jobs import import_job_modules, schedule_periodic
+
+        import_job_modules()
+        schedule_periodic()
+        print(f"ran {run_pending()} jobs")
+        return 0
+    stopping = False
+
+    def _stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    work_forever(stop=lambda: stopping)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
+    """The embedded default: migrate, then web + worker as one process group."""
+    _setup_django()
+    from django.conf import settings
+
+    _migrate()
+    port = args.port or settings.HTTP_PORT
+    env = dict(os.environ)
+    procs = [
+        subprocess.Popen(_gunicorn_argv(port, settings.WEB_THREADS), env=env),
+        subprocess.Popen([sys.executable, "-m", "hds.cli", "worker"], env=env),
+    ]
+    print(f"HDS is running at {settings.BASE_URL} (port {port}); press Ctrl+C to stop.", flush=True)
+    print(f"Data folder: {settings.DATA_DIR}; mails are written to {settings.DATA_DIR}/mail/")
+
+    def _stop(*_: Any) -> None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        while all(proc.poll() is None for proc in procs):
+            time.sleep(0.5)
+    finally:
+        _stop()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return max((proc.returncode or 0) for proc in procs)
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if not args.password_stdin:
+        import getpass
+
+        return getpass.getpass("Password: ")
+    password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        raise SystemExit("error: no password on standard input")
+    return password
+
+
+def cmd_account_create(args: argparse.Namespace, rest: list[str]) -> int:
+    """Create an active account with its keys; print its activation code once."""
+    _setup_django()
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    from hds.accounts.models import Account
+    from hds.accounts.services import create_account
+    from hds.core.errors import DomainError
+    from hds.crypto.codes import format_code
+
+    password = _read_password(args)
+    try:
+        validate_password(password, user=Account(email=args.email))
+    except ValidationError as exc:
+        print("error: " + " ".join(exc.messages), file=sys.stderr)
+        return 2
+    profile: dict[str, Any] = {}
+    if args.role == "patient":
+        profile = {"gender": args.gender, "birth_date": args.birth_date}
+    else:
+        profile = {
+            "first_name": args.first_name or "",
+            "last_name": args.last_name or "",
+            "practice_kind": args.practice_kind,
+            "practice_name": args.practice_name or "",
+            "city": args.city or "",
+        }
+    try:
+        new = create_account(
+            email=args.email,
+            password=password,
+            role=args.role,
+            language=args.language,
+            profile=profile,
+            activated=not args.inactive,
+        )
+    except DomainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"created {new.account.role} account {new.account.email}")
+    print(f"activation code (shown once, keep it safe): {format_code(new.activation_code)}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, rest: list[str]) -> int:
+    """Seed the demo radiology, doctor and patient (idempotent) and print their logins."""
+    _setup_django()
+    import datetime
+
+    from hds.accounts.models import Account
+    from hds.accounts.services import create_account
+
+    _migrate()
+    people: list[tuple[str, str, dict[str, Any]]] = [
+        (
+            "radiology",
+            "radiology@demo.hds.local",
+            {
+                "role": "professional",
+                "profile": {
+                    "title": "Dr.",
+                    "first_name": "Rita",
+                    "last_name": "Röntgen",
+                    "practice_kind": "radiology",
+                    "practice_name": "Demo Radiologie am Markt",
+                    "specialty": "Radiology",
+                    "street": "Marktplatz 1",
+                    "postal_code": "90402",
+                    "city": "Nürnberg",
+                },
+            },
+        ),
+        (
+            "doctor",
+            "doctor@demo.hds.local",
+            {
+                "role": "professional",
+                "profile": {
+                    "title": "Dr.",
+                    "first_name": "Hans",
+                    "last_name": "Hausarzt",
+                    "practice_kind": "practice",
+                    "practice_name": "Praxis Dr. Hausarzt",
+                    "specialty": "General medicine",
+                    "street": "Hauptstraße 5",
+                    "postal_code": "90403",
+                    "city": "Nürnberg",
+                },
+            },
+        ),
+        (
+            "patient",
+            "patient@demo.hds.local",
+            {
+                "role": "patient",
+                "profile": {"gender": "female", "birth_date": datetime.date(1956, 4, 1)},
+            },
+        ),
+    ]
+    rows = []
+    for key, email, spec in people:
+        if Account.objects.filter(email=email).exists():
+            rows.append((key, email, DEMO_PASSWORDS[key], "(exists)"))
+            continue
+        new = create_account(
+            email=email,
+            password=DEMO_PASSWORDS[key],
+            role=spec["role"],
+            language="de" if key != "doctor" else "en",
+            profile=spec["profile"],
+            activated=True,
+        )
+        from hds.crypto.codes import format_code
+
+        rows.append((key, email, DEMO_PASSWORDS[key], format_code(new.activation_code)))
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="HDS demo logins")
+    for column in ("who", "e-mail", "password", "activation code"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    Console(width=max(120, Console().width)).print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``hds``."""
+    parser = argparse.ArgumentParser(prog="hds", description="HDS: encrypted imaging network")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="embedded default: migrate, web + worker")
+    run.add_argument("--port", type=int, default=None)
+    run.set_defaults(func=cmd_run)
+
+    web = sub.add_parser("web", help="the web process only (gunicorn)")
+    web.add_argument("--port", type=int, default=None)
+    web.add_argument("--no-migrate", action="store_true")
+    web.set_defaults(func=cmd_web)
+
+    worker = sub.add_parser("worker", help="the job worker only")
+    worker.add_argument("--once", action="store_true", help="run due jobs once and exit")
+    worker.set_defaults(func=cmd_worker)
+
+    demo = sub.add_parser("demo", help="seed the demo radiology, doctor and patient")
+    demo.set_defaults(func=cmd_demo)
+
+    manage = sub.add_parser("manage", help="Django management commands", add_help=False)
+    manage.set_defaults(func=cmd_manage)
+
+    account = sub.add_parser("account", help="accounts").add_subparsers(
+        dest="account_command", required=True
+    )
+    create = account.add_parser("create", help="create an active account; prints its code")
+    create.add_argument("--email", required=True)
+    create.add_argument("--password-stdin", action="store_true")
+    create.add_argument("--role", required=True, choices=["patient", "professional"])
+    create.add_argument("--language", default="en", choices=["en", "de"])
+    create.add_argument("--inactive", action="store_true", help="leave it to activate by mail")
+    create.add_argument(
+        "--gender", default="unknown", choices=["female", "male", "diverse", "unknown"]
+    )
+    create.add_argument("--birth-date", type=_date, default=None)
+    create.add_argument("--first-name")
+    create.add_argument("--last-name")
+    create.add_argument(
+        "--practice-kind",
+        default="practice",
+        choices=["radiology", "practice", "hospital", "other"],
+    )
+    create.add_argument("--practice-name")
+    create.add_argument("--city")
+    create.set_defaults(func=cmd_account_create)
+    return parser
+
+
+def _date(text: str) -> Any:
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("use YYYY-MM-DD") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hds`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["manage"]:
+        return cmd_manage(argparse.Namespace(), argv[1:])
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest:
+        parser.error(f"unrecognised arguments: {' '.join(rest)}")
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        return int(args.func(args, rest) or 0)
+    except ImproperlyConfigured as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

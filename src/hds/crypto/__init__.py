@@ -1,0 +1,4 @@
+"""HDS cryptography (SECURITY.md §3): the only package that imports cryptography.hazmat.
+
+Nothing here imports Django; callers pass bytes in and get bytes (or ``InvalidCiphertext``) out.
+"""

@@ -1,0 +1,50 @@
+"""Per-request keyring cookie handling and the idle / absolute session timeouts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+
+from hds.keys.keyring import apply_cookie
+
+AUTH_AT = "_hds_auth_at"
+SEEN_AT = "_hds_seen_at"
+SEEN_WRITE_EVERY = 30  # seconds; don't rewrite the session row on every request
+
+
+class KeyringMiddleware:
+    """Log out idle (15 min) and old (12 h) sessions; set or clear the ``K_cookie``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            self._enforce_timeouts(request)
+        response = self.get_response(request)
+        apply_cookie(request, response)
+        return response
+
+    def _enforce_timeouts(self, request: HttpRequest) -> None:
+        now = int(time.time())
+        session = request.session
+        auth_at = int(session.get(AUTH_AT, 0))
+        seen_at = int(session.get(SEEN_AT, auth_at))
+        if now - auth_at > settings.SESSION_ABSOLUTE_SECONDS:
+            logout(request)
+            messages.info(request, _("Your session ended after 12 hours. Please log in again."))
+        elif now - seen_at > settings.SESSION_IDLE_SECONDS:
+            logout(request)
+            messages.info(
+                request,
+                _("You were logged out after %(minutes)d minutes without activity.")
+                % {"minutes": settings.SESSION_IDLE_SECONDS // 60},
+            )
+        elif now - seen_at >= SEEN_WRITE_EVERY:
+            session[SEEN_AT] = now

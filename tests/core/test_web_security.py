@@ -1,0 +1,135 @@
+"""Response headers, CSRF, and the authorisation matrix over every URL (SECURITY.md §6.3, §6.7)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import URLResolver, get_resolver
+
+from tests.conftest import Persona, log_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Every URL name with (anonymous GET, logged-in GET) statuses. 302 for anonymous on private pages
+# goes to the login. Account pages act on the logged-in account only: there is no object id in any
+# of these URLs for an outsider to swap; the archive adds object URLs (404 for outsiders) later.
+MATRIX: dict[str, tuple[str, int, int]] = {
+    "accounts:home": ("/", 200, 302),
+    "accounts:healthz": ("/healthz", 200, 200),
+    "accounts:register": ("/register/", 200, 200),
+    "accounts:register_patient": ("/register/patient/", 200, 200),
+    "accounts:register_professional": ("/register/professional/", 200, 200),
+    "accounts:register_done": ("/register/code/", 302, 302),
+    "accounts:passport_pdf": ("/register/passport.pdf", 302, 302),
+    "accounts:activate": ("/activate/", 200, 200),
+    "accounts:resend_activation": ("/activate/resend/", 200, 200),
+    "accounts:login": ("/login/", 200, 200),
+    "accounts:logout": ("/logout/", 405, 405),
+    "accounts:forgot_password": ("/password/forgot/", 200, 200),
+    "accounts:recover": ("/recover/", 200, 200),
+    "accounts:reset": ("/reset/", 200, 200),
+    "accounts:unlock": ("/unlock/", 200, 200),
+    "accounts:documents": ("/documents/", 302, 200),
+    "accounts:account": ("/account/", 302, 200),
+    "accounts:account_language": ("/account/language/", 302, 405),
+    "accounts:change_password": ("/account/password/", 302, 200),
+    "accounts:regenerate_code": ("/account/activation-code/", 302, 200),
+    "accounts:delete_account": ("/account/delete/", 302, 200),
+    "set_language": ("/i18n/setlang/", 302, 302),
+}
+
+
+def _names(resolver: URLResolver, prefix: str = "") -> set[str]:
+    names: set[str] = set()
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            ns = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
+            names |= _names(pattern, ns)
+        elif pattern.name:
+            names.add(prefix + pattern.name)
+    return names
+
+
+def test_every_url_is_in_the_matrix() -> None:
+    assert _names(get_resolver()) == set(MATRIX)
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_url_statuses_for_anonymous_and_logged_in(
+    name: str, client: Client, charlie: Persona
+) -> None:
+    path, anonymous, logged_in = MATRIX[name]
+    response = client.get(path)
+    assert response.status_code == anonymous
+    if (
+        anonymous == 302
+        and path != "/i18n/setlang/"
+        and name
+        not in (
+            "accounts:register_done",
+            "accounts:passport_pdf",
+        )
+    ):
+        assert response["Location"].startswith("/login/?next=")
+    log_in(client, charlie)
+    assert client.get(path).status_code == logged_in
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_no_secret_travels_in_a_path_or_query(name: str) -> None:
+    path = MATRIX[name][0]
+    assert "?" not in path
+    assert not re.search(r"<(token|code|password|secret)", path)
+
+
+def test_security_headers_on_pages(client: Client) -> None:
+    response = client.get("/login/")
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self' 'nonce-" in csp
+    for directive in (
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ):
+        assert directive in csp
+    assert "unsafe-inline" not in csp
+    assert "unsafe-eval" not in csp
+    nonce = re.search(r"'nonce-([^']+)'", csp)
+    assert nonce
+    assert f'nonce="{nonce.group(1)}"' in response.content.decode()
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Cache-Control"] == "no-store, private"
+    assert "camera=(self)" in response["Permissions-Policy"]
+
+
+def test_post_without_csrf_token_is_refused(alice: Persona) -> None:
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/login/", {"email": alice.email, "password": alice.password})
+    assert response.status_code == 403
+    log_in(Client(), alice)  # the same login with a token works
+
+
+def test_logout_needs_csrf_token(alice: Persona) -> None:
+    client = Client(enforce_csrf_checks=True)
+    page = client.get("/login/").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert token
+    response = client.post(
+        "/login/",
+        {"email": alice.email, "password": alice.password, "csrfmiddlewaretoken": token.group(1)},
+    )
+    assert response.status_code == 302
+    assert client.post("/logout/").status_code == 403
+    assert client.get("/documents/").status_code == 200
+
+
+def test_pages_render_in_german(client: Client) -> None:
+    response = client.get("/login/", HTTP_ACCEPT_LANGUAGE="de")
+    assert response["Content-Language"] == "de"
+    assert "Anmelden" in response.content.decode()
