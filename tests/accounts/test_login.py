@@ -63,7 +63,7 @@ def test_backoff_after_five_failures_doubles_and_resets_on_success(
         blocked = client.post("/login/", {"email": alice.email, "password": alice.password})
         assert blocked.status_code == 429
         assert blocked["Retry-After"] == "60"
-        assert "wait 1 minutes" in blocked.content.decode()
+        assert "wait 1 minute and" in blocked.content.decode()
         clock.shift(61)
         assert _fail(client, alice.email) == 200  # 6th: 2 minutes
         clock.shift(61)

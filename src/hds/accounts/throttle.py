@@ -26,6 +26,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from hds.core.errors import RateLimited
 
@@ -88,17 +89,27 @@ def check_login_allowed(email: str, request: HttpRequest) -> None:
     state = cache.get(_login_key(email))
     if isinstance(state, dict) and state.get("blocked_until", 0) > now:
         wait = state["blocked_until"] - now
+        minutes = _minutes(wait)
         raise RateLimited(
-            _("Too many failed attempts. Please wait %(minutes)d minutes and try again.")
-            % {"minutes": _minutes(wait)},
+            ngettext(
+                "Too many failed attempts. Please wait %(minutes)d minute and try again.",
+                "Too many failed attempts. Please wait %(minutes)d minutes and try again.",
+                minutes,
+            )
+            % {"minutes": minutes},
             retry_after=math.ceil(wait),
         )
     ip_state = cache.get(_ip_key(request))
     if isinstance(ip_state, dict) and ip_state.get("blocked_until", 0) > now:
         wait = ip_state["blocked_until"] - now
+        minutes = _minutes(wait)
         raise RateLimited(
-            _("Too many failed logins from your network. Please wait %(minutes)d minutes.")
-            % {"minutes": _minutes(wait)},
+            ngettext(
+                "Too many failed logins from your network. Please wait %(minutes)d minute.",
+                "Too many failed logins from your network. Please wait %(minutes)d minutes.",
+                minutes,
+            )
+            % {"minutes": minutes},
             retry_after=math.ceil(wait),
         )
 
@@ -138,12 +149,16 @@ def check_code_allowed(account_id: object) -> None:
     hits = [t for t in cache.get(_ac_key(account_id), []) if t > now - AC_WINDOW]
     if len(hits) >= AC_MAX_FAILURES:
         wait = hits[0] + AC_WINDOW - now
+        hours = max(1, math.ceil(wait / 3600))
         raise RateLimited(
-            _(
+            ngettext(
                 "The activation code was entered wrongly too often. For your safety, code entry "
-                "is locked for %(hours)d hours."
+                "is locked for %(hours)d hour.",
+                "The activation code was entered wrongly too often. For your safety, code entry "
+                "is locked for %(hours)d hours.",
+                hours,
             )
-            % {"hours": max(1, math.ceil(wait / 3600))},
+            % {"hours": hours},
             retry_after=math.ceil(wait),
         )
 

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from hds.keys.keyring import apply_cookie
 
@@ -43,7 +44,11 @@ class KeyringMiddleware:
             logout(request)
             messages.info(
                 request,
-                _("You were logged out after %(minutes)d minutes without activity.")
+                ngettext(
+                    "You were logged out after %(minutes)d minute without activity.",
+                    "You were logged out after %(minutes)d minutes without activity.",
+                    settings.SESSION_IDLE_SECONDS // 60,
+                )
                 % {"minutes": settings.SESSION_IDLE_SECONDS // 60},
             )
         elif now - seen_at >= SEEN_WRITE_EVERY:
