@@ -59,8 +59,9 @@ class CodeGroupsMixin(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for i in range(1, self.groups + 1):
+            # No max_length: it would set the HTML maxlength, which must stay 4 (the attrs below)
+            # so the page script can split a pasted code; the joined code is validated in clean().
             self.fields[f"code_{i}"] = forms.CharField(
-                max_length=GROUP + 2,
                 label=_("Activation code, part %(n)d") % {"n": i},
                 widget=forms.TextInput(
                     attrs={
