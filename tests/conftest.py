@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.cache import caches
 from django.test import Client
+from django.utils import translation
 
 from hds.accounts.models import Account
 from hds.accounts.services import create_account
@@ -41,6 +43,13 @@ def make_persona(
         email=email, password=password, role=role, profile=profile, activated=activated
     )
     return Persona(new.account, password, new.activation_code)
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Views activate the account's language in this thread; don't let it leak into other tests."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

@@ -26,8 +26,11 @@ DEMO_PASSWORDS = {
 def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hds.settings")
     import django
+    from django.conf import settings
+    from django.utils import translation
 
     django.setup()
+    translation.activate(settings.LANGUAGE_CODE)  # HDS_LANGUAGE for the operator's messages
 
 
 def _migrate(verbosity: int = 0) -> None:
