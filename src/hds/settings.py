@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "hds.keys.middleware.KeyringMiddleware",
+    "hds.core.middleware.AccountLanguageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -287,6 +288,7 @@ if not re.fullmatch(r"\d+,\d+,\d+", ARGON2_PASSWORD) or int(ARGON2_PASSWORD.spli
         "HDS_ARGON2_PASSWORD must be 'memory_kib,iterations,lanes', e.g. '65536,3,4'."
     )
 ARGON2_MAX_CONCURRENT = env_int("HDS_ARGON2_MAX_CONCURRENT", 4, minimum=1)
+ARGON2_WAIT_SECONDS = env_int("HDS_ARGON2_WAIT_SECONDS", 5, minimum=0)
 
 # Jobs: run in the worker process; HDS_JOBS_INLINE runs them at commit (tests, tiny sites).
 JOBS_INLINE = env_bool("HDS_JOBS_INLINE", default=False)

@@ -220,3 +220,18 @@ def test_language_preference_changes_pages_and_mails(alice_client: Client, alice
         "/account/password/", {"current_password": alice.password, "new_password": NEW_PASSWORD}
     )
     assert "Passwort" in mail.outbox[-1].subject
+
+
+def test_account_language_follows_the_account_across_requests(
+    client: Client, alice: Persona
+) -> None:
+    Account.objects.filter(pk=alice.account.pk).update(language="de")
+    log_in(client, alice)
+    page = client.get("/account/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page["Content-Language"] == "de"
+    assert "Mein Konto" in page.content.decode()
+    # The header's language switch changes the account's language and returns to the page.
+    response = client.post("/account/language/", {"language": "en", "next": "/documents/"})
+    assert response["Location"] == "/documents/"
+    assert "My documents" in client.get("/documents/").content.decode()
+    assert Account.objects.get(pk=alice.account.pk).language == "en"

@@ -176,14 +176,15 @@ _slots_lock = threading.Lock()
 
 
 @contextmanager
-def argon2_slot(wait_seconds: float = 5.0) -> Iterator[None]:
+def argon2_slot(wait_seconds: float | None = None) -> Iterator[None]:
     """Hold one of the process's Argon2id slots, or raise ``RateLimited`` (memory DoS guard)."""
     global _argon2_slots  # noqa: PLW0603 - one semaphore per process, made on first use
     with _slots_lock:
         if _argon2_slots is None:
             _argon2_slots = threading.BoundedSemaphore(settings.ARGON2_MAX_CONCURRENT)
         slots = _argon2_slots
-    if not slots.acquire(timeout=wait_seconds):
+    wait = settings.ARGON2_WAIT_SECONDS if wait_seconds is None else wait_seconds
+    if not slots.acquire(timeout=wait):
         raise RateLimited(_("The server is busy. Please try again in a moment."), retry_after=5)
     try:
         yield

@@ -54,6 +54,11 @@ sensitive = sensitive_post_parameters(
 )
 
 
+def _posted(request: HttpRequest) -> Any:
+    """Form data of a POST (even an empty one, so it shows "required" errors), else None."""
+    return request.POST if request.method == "POST" else None
+
+
 def _account(request: HttpRequest) -> Account:
     user = request.user
     assert isinstance(user, Account)
@@ -138,7 +143,7 @@ def register_choose(request: HttpRequest) -> HttpResponse:
 def register(request: HttpRequest, role: str) -> HttpResponse:
     """Self-registration; afterwards the activation code is shown once with its passport."""
     form_class = PatientRegistrationForm if role == Role.PATIENT else ProfessionalRegistrationForm
-    form = form_class(request.POST or None)
+    form = form_class(_posted(request))
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         email, password = data.pop("email"), data.pop("password")
@@ -216,7 +221,7 @@ def passport_pdf(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def activate(request: HttpRequest) -> HttpResponse:
     """Activation: link from the mail (token in the fragment) + code from the passport."""
-    form = ActivationForm(request.POST or None)
+    form = ActivationForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -242,7 +247,7 @@ def activate(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def resend_activation(request: HttpRequest) -> HttpResponse:
     """Send the activation mail again (same answer whether or not the address exists)."""
-    form = EmailForm(request.POST or None)
+    form = EmailForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         services.resend_activation_mail(form.cleaned_data["email"])
         return render(request, "accounts/check_mail.html", {"reason": "activation"})
@@ -258,7 +263,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = ""
-    form = LoginForm(request.POST or None)
+    form = LoginForm(_posted(request))
     context: dict[str, Any] = {"form": form, "next": next_url}
     if request.method == "POST" and form.is_valid():
         try:
@@ -296,7 +301,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def forgot_password(request: HttpRequest) -> HttpResponse:
     """Forgotten password: recovery mail; with "forgot the code too", the account-reset mail."""
-    form = EmailForm(request.POST or None)
+    form = EmailForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
         if "forgot_code" in request.POST:
@@ -312,7 +317,7 @@ def forgot_password(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def recover(request: HttpRequest) -> HttpResponse:
     """New password with the mailed link and the activation code: the data is kept."""
-    form = RecoverForm(request.POST or None)
+    form = RecoverForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -343,7 +348,7 @@ def recover(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def reset(request: HttpRequest) -> HttpResponse:
     """Account reset when both password and code are lost: new keys, all earlier data lost."""
-    form = ResetForm(request.POST or None)
+    form = ResetForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             new = services.reset_account(
@@ -412,7 +417,10 @@ def set_account_language(request: HttpRequest) -> HttpResponse:
         account.language = language
         account.save(update_fields=["language"])
         translation.activate(language)
-    response = redirect("accounts:account")
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = reverse("accounts:account")
+    response = HttpResponseRedirect(next_url)
     response.set_cookie(
         settings.LANGUAGE_COOKIE_NAME,
         account.language,
@@ -430,7 +438,7 @@ def set_account_language(request: HttpRequest) -> HttpResponse:
 def change_password(request: HttpRequest) -> HttpResponse:
     """Change the password; keys and data stay; other sessions end."""
     account = _account(request)
-    form = ChangePasswordForm(request.POST or None, email=account.email)
+    form = ChangePasswordForm(_posted(request), email=account.email)
     if request.method == "POST" and form.is_valid():
         store = request.session
         assert isinstance(store, SessionStore)
@@ -460,7 +468,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
 def regenerate_code(request: HttpRequest) -> HttpResponse:
     """Make a new activation code and passport; the old code stops working."""
     account = _account(request)
-    form = PasswordConfirmForm(request.POST or None)
+    form = PasswordConfirmForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             new = services.regenerate_activation_code(
@@ -485,7 +493,7 @@ def regenerate_code(request: HttpRequest) -> HttpResponse:
 def delete_account(request: HttpRequest) -> HttpResponse:
     """Delete the account and everything in it, after password and confirmation."""
     account = _account(request)
-    form = DeleteAccountForm(request.POST or None)
+    form = DeleteAccountForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.delete_account(account, password=form.cleaned_data["password"])
