@@ -6,6 +6,7 @@ import htmx from 'htmx.org'
 import { initCodeInputs, setCodeInputValue } from './code-input.js'
 import { applyFragmentSecrets } from './fragments.js'
 import { initStrengthMeters } from './strength-meter.js'
+import { initUploaders } from './upload.js'
 
 // --- htmx ------------------------------------------------------------------------------
 // These run before htmx's own DOMContentLoaded init (this module is deferred), so htmx never
@@ -129,11 +130,13 @@ document.addEventListener('keydown', (event) => {
 // --- per-element set-up -----------------------------------------------------------------
 initCodeInputs(document)
 initStrengthMeters(document)
+initUploaders(document)
 applyFragmentSecrets({ setCodeInputValue })
 
-// Content swapped in by htmx (htmx:load fires for the body on start-up too; both inits are
+// Content swapped in by htmx (htmx:load fires for the body on start-up too; all inits are
 // idempotent).
 htmx.onLoad((root) => {
   initCodeInputs(root)
   initStrengthMeters(root)
+  initUploaders(root)
 })

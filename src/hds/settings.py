@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "hds.keys",
     "hds.accounts",
     "hds.notifications",
+    "hds.archive",
 ]
 
 MIDDLEWARE = [
@@ -143,7 +144,7 @@ AUTH_USER_MODEL = "accounts.Account"
 # Passwords are checked in hds.accounts.services.log_in; the backend only loads session users.
 AUTHENTICATION_BACKENDS = ["hds.accounts.backends.AccountBackend"]
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "accounts:home"
+LOGIN_REDIRECT_URL = "archive:documents"
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 256
 AUTH_PASSWORD_VALIDATORS = [
@@ -226,8 +227,12 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+# Encrypted blobs: a local folder (default) or "s3://bucket/prefix" (HDS_S3_* for the endpoint).
+BLOB_STORE_URL = env_str("BLOB_STORE_URL") or f"file://{DATA_DIR / 'blobs'}"
+MAX_UPLOAD_FILE_BYTES = env_int("HDS_MAX_UPLOAD_FILE_BYTES", 2 * 1024**3, minimum=1024)
+
 # Uploads never touch disk as plaintext: no temporary-file handler (SECURITY.md §3.12).
-FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+FILE_UPLOAD_HANDLERS = ["hds.archive.uploads.InMemoryUploadHandler"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 

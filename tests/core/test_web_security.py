@@ -8,6 +8,9 @@ import pytest
 from django.test import Client
 from django.urls import URLResolver, get_resolver
 
+from hds.archive.models import Item
+from tests.archive.conftest import upload_ok
+from tests.archive.factories import PDF, ct_series
 from tests.conftest import Persona, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,13 +34,29 @@ MATRIX: dict[str, tuple[str, int, int]] = {
     "accounts:recover": ("/recover/", 200, 200),
     "accounts:reset": ("/reset/", 200, 200),
     "accounts:unlock": ("/unlock/", 200, 200),
-    "accounts:documents": ("/documents/", 302, 200),
     "accounts:account": ("/account/", 302, 200),
     "accounts:account_language": ("/account/language/", 302, 405),
     "accounts:change_password": ("/account/password/", 302, 200),
     "accounts:regenerate_code": ("/account/activation-code/", 302, 200),
     "accounts:delete_account": ("/account/delete/", 302, 200),
     "set_language": ("/i18n/setlang/", 302, 302),
+    # The archive: {study}, {item} and {finding} belong to alice; charlie is the outsider: 404.
+    "archive:documents": ("/documents/", 302, 200),
+    "archive:upload": ("/upload/", 302, 200),
+    "archive:study": ("/documents/{study}/", 302, 404),
+    "archive:delete": ("/documents/{study}/delete/", 302, 404),
+    "archive:download": ("/documents/{study}/download.zip", 302, 404),
+    "archive:download_selection": ("/documents/download.zip?study={study}", 302, 404),
+    "archive:thumbnail": ("/documents/{study}/items/{item}/thumbnail.jpg", 302, 404),
+    "archive:frame": ("/documents/{study}/items/{item}/frames/1.jpg", 302, 404),
+    "archive:finding": ("/documents/{study}/findings/{finding}.pdf", 302, 404),
+    # The JSON API: anonymous 401; the upload calls are POST-only (GET 405).
+    "api:upload_plan": ("/api/v1/uploads/plan", 405, 405),
+    "api:upload_check": ("/api/v1/uploads/check", 405, 405),
+    "api:upload": ("/api/v1/uploads", 405, 405),
+    "api:api-root": ("/api/v1/", 404, 404),
+    "api:openapi-json": ("/api/v1/openapi.json", 200, 200),
+    "api:openapi-view": ("/api/v1/docs", 200, 200),
 }
 
 
@@ -56,31 +75,48 @@ def test_every_url_is_in_the_matrix() -> None:
     assert _names(get_resolver()) == set(MATRIX)
 
 
+@pytest.fixture
+def alice_objects(alice: Persona) -> dict[str, str]:
+    """Alice's study with one instance and one finding: the objects charlie must not reach."""
+    client = Client()
+    log_in(client, alice)
+    result = upload_ok(client, ct_series(1)[0])
+    study = str(result["study_url"]).split("/")[2]
+    upload_ok(client, PDF, "f.pdf", study=study)
+    return {
+        "study": study,
+        "item": str(Item.objects.get(kind="instance").pk),
+        "finding": str(Item.objects.get(kind="finding").pk),
+    }
+
+
 @pytest.mark.parametrize("name", sorted(MATRIX))
-def test_url_statuses_for_anonymous_and_logged_in(
-    name: str, client: Client, charlie: Persona
+def test_url_statuses_for_anonymous_and_outsider(
+    name: str, client: Client, charlie: Persona, alice_objects: dict[str, str]
 ) -> None:
-    path, anonymous, logged_in = MATRIX[name]
+    template, anonymous, logged_in = MATRIX[name]
+    path = template.format(**alice_objects)
     response = client.get(path)
     assert response.status_code == anonymous
-    if (
-        anonymous == 302
-        and path != "/i18n/setlang/"
-        and name
-        not in (
-            "accounts:register_done",
-            "accounts:passport_pdf",
-        )
+    if anonymous == 302 and path != "/i18n/setlang/" and name not in (
+        "accounts:register_done",
+        "accounts:passport_pdf",
     ):
         assert response["Location"].startswith("/login/?next=")
     log_in(client, charlie)
     assert client.get(path).status_code == logged_in
 
 
+@pytest.mark.parametrize("name", [n for n in sorted(MATRIX) if n.startswith("api:upload")])
+def test_api_posts_need_a_login(name: str, client: Client) -> None:
+    response = client.post(MATRIX[name][0], {}, content_type="application/json")
+    assert response.status_code == 401
+
+
 @pytest.mark.parametrize("name", sorted(MATRIX))
 def test_no_secret_travels_in_a_path_or_query(name: str) -> None:
     path = MATRIX[name][0]
-    assert "?" not in path
+    assert "?" not in path or path.endswith("?study={study}")  # ids, never secrets
     assert not re.search(r"<(token|code|password|secret)", path)
 
 

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from hds.accounts import throttle
 from hds.accounts.models import Account, AuthEvent, Role, normalize_email
+from hds.accounts.signals import account_deleting, account_keys_replaced
 from hds.accounts.tokens import Purpose, check_token, make_token
 from hds.core.errors import DomainError
 from hds.core.jobs import periodic
@@ -505,8 +506,6 @@ def reset_account(*, token: str, new_password: str) -> NewAccount:
             account.activated_at = timezone.now()
         account.save()
         end_sessions_of(account.pk)
-        from hds.accounts.signals import account_keys_replaced
-
         account_keys_replaced.send(sender=Account, account=account)
         AuthEvent.objects.create(account=account, kind=AuthEvent.Kind.RESET)
         _mail_after_commit("account_reset", account)
@@ -534,6 +533,7 @@ def delete_account(account: Account, *, password: str) -> None:
     email, language = account.email, account.language
     with transaction.atomic():
         end_sessions_of(account.pk)
+        account_deleting.send(sender=Account, account=account)
         account.delete()
 
         def _farewell() -> None:
@@ -554,6 +554,7 @@ def purge_unactivated_accounts() -> None:
     for account in stale.iterator():
         with transaction.atomic():
             end_sessions_of(account.pk)
+            account_deleting.send(sender=Account, account=account)
             account.delete()
             count += 1
     if count:

@@ -25,7 +25,6 @@ urlpatterns = [
     path("recover/", views.recover, name="recover"),
     path("reset/", views.reset, name="reset"),
     path("unlock/", views.unlock, name="unlock"),
-    path("documents/", views.documents, name="documents"),
     path("account/", views.account_view, name="account"),
     path("account/language/", views.set_account_language, name="account_language"),
     path("account/password/", views.change_password, name="change_password"),

@@ -13,7 +13,7 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -121,7 +121,7 @@ def _pending_code(request: HttpRequest) -> str | None:
 def home(request: HttpRequest) -> HttpResponse:
     """Landing page, or My documents for a logged-in user."""
     if request.user.is_authenticated:
-        return redirect("accounts:documents")
+        return redirect(settings.LOGIN_REDIRECT_URL)
     return render(request, "accounts/home.html")
 
 
@@ -240,7 +240,7 @@ def activate(request: HttpRequest) -> HttpResponse:
         else:
             _start_session(request, account, ams)
             messages.success(request, _("Your account is activated. Welcome!"))
-            return redirect("accounts:documents")
+            return redirect(settings.LOGIN_REDIRECT_URL)
     return render(request, "accounts/activate.html", {"form": form})
 
 
@@ -282,7 +282,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             _start_session(request, account, ams)
-            return HttpResponseRedirect(next_url or reverse("accounts:documents"))
+            return HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
     return render(request, "accounts/login.html", context)
 
 
@@ -379,14 +379,6 @@ def unlock(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Your account is unlocked. You can log in again."))
             return redirect("accounts:login")
     return render(request, "accounts/unlock.html")
-
-
-@unlocked_required
-@require_safe
-def documents(request: HttpRequest) -> HttpResponse:
-    """My documents (the archive fills it; for now the empty state and the storage bar)."""
-    account = _account(request)
-    return render(request, "accounts/documents.html", {"account": account, "used_bytes": 0})
 
 
 @login_required

@@ -1,0 +1,149 @@
+"""The JSON API of the archive (django-ninja; OpenAPI at /api/v1/docs).
+
+Used by the upload page and, later, the ``hds`` client. Authenticated by the browser session
+(with CSRF); every call needs an unlocked keyring, because storing means encrypting for the
+account's keys.
+"""
+
+from __future__ import annotations
+
+from io import BytesIO
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import File, Form, NinjaAPI, Schema, Status
+from ninja.errors import HttpError
+from ninja.files import UploadedFile
+from ninja.security import django_auth
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from hds.accounts.models import Account
+from hds.archive.access import access_study_by_id
+from hds.archive.errors import QuotaExceeded
+from hds.archive.services import check_quota, ingest_file
+from hds.core.errors import NotFound
+from hds.keys.keyring import KeyringLocked, load_keyring
+
+api = NinjaAPI(
+    title="HDS API",
+    version="1",
+    urls_namespace="api",
+    auth=django_auth,
+    docs_url="/docs",
+)
+
+
+class PlanOut(Schema):
+    files: list[str]
+
+
+class CheckIn(Schema):
+    total_bytes: int
+    file_count: int = 0
+
+
+class CheckOut(Schema):
+    ok: bool
+    free_bytes: int
+
+
+class ResultOut(Schema):
+    name: str
+    status: str
+    message: str
+    study_url: str | None = None
+
+
+class UploadOut(Schema):
+    results: list[ResultOut]
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+def _account_and_ams(request: HttpRequest) -> tuple[Account, bytes]:
+    user = request.user
+    if not isinstance(user, Account):
+        raise HttpError(401, _("Please log in."))
+    try:
+        return user, load_keyring(request).require("ams")
+    except KeyringLocked:
+        raise HttpError(401, _("Your session is locked. Please log in again.")) from None
+
+
+def referenced_files(dicomdir: Dataset) -> list[str]:
+    """Paths (relative to the DICOMDIR's folder, "/"-separated) of the files a DICOMDIR lists."""
+    files = set()
+    for record in dicomdir.DirectoryRecordSequence:
+        file_id = record.get("ReferencedFileID")
+        if file_id:
+            parts = [file_id] if isinstance(file_id, str) else list(file_id)
+            files.add("/".join(str(p) for p in parts))
+    return sorted(files)
+
+
+@api.post("/uploads/plan", response={200: PlanOut, 400: ErrorOut}, tags=["uploads"])
+def upload_plan(request: HttpRequest, dicomdir: File[UploadedFile]) -> Any:
+    """Read a CD's DICOMDIR and list the files it references (paths relative to its folder)."""
+    _account_and_ams(request)
+    try:
+        files = referenced_files(dcmread(BytesIO(dicomdir.read())))
+    except (InvalidDicomError, ValueError, AttributeError, KeyError, TypeError, EOFError):
+        return Status(400, {"detail": _("This DICOMDIR cannot be read.")})
+    return Status(200, {"files": files})
+
+
+@api.post("/uploads/check", response={200: CheckOut, 413: ErrorOut}, tags=["uploads"])
+def upload_check(request: HttpRequest, payload: CheckIn) -> Any:
+    """Say before an upload starts whether it fits into the account's storage."""
+    account, _ams = _account_and_ams(request)
+    try:
+        check_quota(account, max(0, payload.total_bytes))
+    except QuotaExceeded as exc:
+        return Status(413, {"detail": str(exc)})
+    from hds.archive.services import used_bytes
+
+    return Status(200, {"ok": True, "free_bytes": account.quota_bytes - used_bytes(account)})
+
+
+@api.post("/uploads", response={200: UploadOut, 404: ErrorOut, 413: ErrorOut}, tags=["uploads"])
+def upload(
+    request: HttpRequest,
+    file: File[UploadedFile],
+    path: Form[str] = "",
+    study: Form[str] = "",
+) -> Any:
+    """Store one file (DICOM instance or PDF finding), encrypted; ``study`` attaches a PDF."""
+    account, ams = _account_and_ams(request)
+    if file.size is not None and file.size > settings.MAX_UPLOAD_FILE_BYTES:
+        return Status(413, {"detail": _("This file is larger than the server accepts.")})
+    attach_to = None
+    if study:
+        try:
+            attach_to = access_study_by_id(account, study).study
+        except NotFound:
+            return Status(404, {"detail": _("Not found.")})
+    name = (path or file.name or "file")[:500]
+    try:
+        result = ingest_file(account, ams, name=name, data=file.read(), attach_to=attach_to)
+    except QuotaExceeded as exc:
+        return Status(413, {"detail": str(exc)})
+    study_url = f"/documents/{result.study_id}/" if result.study_id else None
+    return Status(
+        200,
+        {
+            "results": [
+                {
+                    "name": name,
+                    "status": result.status,
+                    "message": result.message,
+                    "study_url": study_url,
+                }
+            ]
+        },
+    )

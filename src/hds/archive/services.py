@@ -1,0 +1,446 @@
+"""Archive writes: ingest files into encrypted studies, delete, and the quota.
+
+One ingest path serves every entry point (browser upload, JSON API, later STOW-RS and the
+gateway). A file is either stored completely (blobs written, then rows in one transaction) or not
+at all; the same SOP Instance UID twice is stored once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+import zlib
+from dataclasses import dataclass
+from typing import Any, Literal
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from pydicom.dataset import Dataset
+
+from hds.accounts.models import Account
+from hds.archive import rendering
+from hds.archive.dicom import number, read_dataset, text
+from hds.archive.errors import IngestError, QuotaExceeded, StudyLocked
+from hds.archive.keys import OpenStudy, grant_study, open_study
+from hds.archive.models import Blob, Grant, Holding, Item, Study
+from hds.archive.storage import delete_objects_after_commit, get_store, write_blob
+from hds.core.jobs import periodic
+from hds.crypto.blob import BlobKind
+from hds.crypto.grants import key_commitment, new_dek
+from hds.crypto.records import (
+    account_catalog_key,
+    account_index_key,
+    blind_index,
+    open_record,
+    seal_record,
+)
+
+logger = logging.getLogger(__name__)
+Status = Literal["stored", "duplicate", "error"]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What happened to one uploaded file."""
+
+    name: str
+    status: Status
+    message: str
+    study_id: UUID | None = None
+
+
+# ---------------------------------------------------------------------------------- records
+
+
+def _summary_aad(holding_account_id: object, study_id: object) -> bytes:
+    return f"hds/v1/summary|{holding_account_id}|{study_id}".encode()
+
+
+def _item_aad(item_id: object) -> bytes:
+    return f"hds/v1/item|{item_id}".encode()
+
+
+def read_summary(holding: Holding, ams: bytes) -> dict[str, Any]:
+    """Open a holding's summary with the account's catalogue key."""
+    raw = open_record(
+        account_catalog_key(ams),
+        bytes(holding.summary_ct),
+        _summary_aad(holding.account_id, holding.study_id),
+    )
+    data: dict[str, Any] = json.loads(raw)
+    return data
+
+
+def _seal_summary(holding: Holding, ams: bytes, summary: dict[str, Any]) -> None:
+    holding.summary_ct = seal_record(
+        account_catalog_key(ams),
+        json.dumps(summary, separators=(",", ":")).encode(),
+        _summary_aad(holding.account_id, holding.study_id),
+    )
+
+
+def read_item_meta(opened: OpenStudy, item: Item) -> dict[str, Any]:
+    """Open an item's record with the study's metadata key."""
+    data: dict[str, Any] = json.loads(
+        open_record(opened.meta_key, bytes(item.meta_ct), _item_aad(item.id))
+    )
+    return data
+
+
+def _seal_item(opened: OpenStudy, item: Item, meta: dict[str, Any]) -> None:
+    item.meta_ct = seal_record(
+        opened.meta_key, json.dumps(meta, separators=(",", ":")).encode(), _item_aad(item.id)
+    )
+
+
+# ------------------------------------------------------------------------------------ quota
+
+
+def used_bytes(account: Account) -> int:
+    """Bytes of the account's quota in use."""
+    total = Holding.objects.filter(account=account).aggregate(total=Sum("bytes"))["total"]
+    return int(total or 0)
+
+
+def _megabytes(n: int) -> str:
+    return f"{max(n, 1) / 1024**2:.1f} MB" if n < 1024**3 else f"{n / 1024**3:.2f} GB"
+
+
+def check_quota(account: Account, incoming_bytes: int) -> None:
+    """Refuse (``QuotaExceeded``) when ``incoming_bytes`` more would not fit."""
+    free = account.quota_bytes - used_bytes(account)
+    if incoming_bytes > free:
+        missing = incoming_bytes - free
+        raise QuotaExceeded(
+            _(
+                "Not enough storage: %(missing)s more space is needed. Delete older data or "
+                "get more storage."
+            )
+            % {"missing": _megabytes(missing)},
+            missing_bytes=missing,
+        )
+
+
+# ----------------------------------------------------------------------------------- ingest
+
+
+def _patient_summary(ds: Dataset) -> dict[str, Any]:
+    return {
+        "patient_name": text(ds, "PatientName"),
+        "patient_id": text(ds, "PatientID"),
+        "birth_date": text(ds, "PatientBirthDate"),
+        "sex": text(ds, "PatientSex"),
+        "study_uid": text(ds, "StudyInstanceUID"),
+        "study_date": text(ds, "StudyDate"),
+        "study_time": text(ds, "StudyTime"),
+        "description": text(ds, "StudyDescription"),
+        "accession": text(ds, "AccessionNumber"),
+        "referring": text(ds, "ReferringPhysicianName"),
+        "institution": text(ds, "InstitutionName"),
+    }
+
+
+def _new_study(
+    account: Account, ams: bytes, *, kind: str, index: str, summary: dict[str, Any]
+) -> OpenStudy:
+    dek = new_dek()
+    study = Study(kind=kind)
+    study.kcv = key_commitment(dek, study.id.bytes)
+    study.save()
+    grant_study(study, dek, account)
+    holding = Holding(account=account, study=study, study_index=index)
+    _seal_summary(holding, ams, summary)
+    holding.save()
+    return OpenStudy(study=study, dek=dek)
+
+
+def _study_for_dataset(account: Account, ams: bytes, ds: Dataset) -> OpenStudy:
+    index = blind_index(account_index_key(ams), text(ds, "StudyInstanceUID"))
+    holding = (
+        Holding.objects.filter(account=account, study_index=index).select_related("study").first()
+    )
+    if holding is not None:
+        return open_study(holding.study, account, ams)
+    summary = {
+        "v": 1,
+        "kind": "imaging",
+        **_patient_summary(ds),
+        "modalities": [],
+        "series": {},
+        "instances": 0,
+        "findings": 0,
+        "thumb": None,
+    }
+    try:
+        with transaction.atomic():
+            return _new_study(account, ams, kind=Study.Kind.IMAGING, index=index, summary=summary)
+    except IntegrityError:
+        # A parallel upload of the same study created it first: use that one.
+        holding = Holding.objects.select_related("study").get(account=account, study_index=index)
+        return open_study(holding.study, account, ams)
+
+
+def _instance_meta(ds: Dataset, data: bytes, name: str) -> dict[str, Any]:
+    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    return {
+        "v": 1,
+        "name": name,
+        "sop_uid": text(ds, "SOPInstanceUID"),
+        "sop_class": text(ds, "SOPClassUID"),
+        "ts": str(ts or ""),
+        "series_uid": text(ds, "SeriesInstanceUID"),
+        "modality": text(ds, "Modality"),
+        "series_number": number(ds, "SeriesNumber"),
+        "series_description": text(ds, "SeriesDescription"),
+        "instance_number": number(ds, "InstanceNumber"),
+        "slice_location": number(ds, "SliceLocation"),
+        "rows": number(ds, "Rows"),
+        "columns": number(ds, "Columns"),
+        "frames": int(number(ds, "NumberOfFrames") or 1),
+        "pixel_spacing": [float(v) for v in ds.get("PixelSpacing", []) or []],
+        "body_part": text(ds, "BodyPartExamined"),
+        **_patient_summary(ds),
+        "size": len(data),
+        "crc32": zlib.crc32(data),
+    }
+
+
+def _render(ds: Dataset) -> tuple[list[bytes], dict[str, Any]]:
+    if "PixelData" not in ds:
+        return [], {"render_error": None, "jpeg": []}
+    try:
+        result = rendering.render_dataset(ds)
+    except rendering.RenderError as exc:
+        return [], {"render_error": str(exc), "jpeg": []}
+    offsets, position = [], 0
+    for frame in result.frames:
+        offsets.append([position, len(frame), zlib.crc32(frame)])
+        position += len(frame)
+    info = {
+        "render_error": None,
+        "jpeg": offsets,
+        "jpeg_width": result.width,
+        "jpeg_height": result.height,
+        "window": [result.window_center, result.window_width],
+    }
+    return result.frames, info
+
+
+def _merge_instance(summary: dict[str, Any], meta: dict[str, Any], item: Item) -> None:
+    series = summary.setdefault("series", {})
+    entry = series.setdefault(
+        meta["series_uid"],
+        {
+            "n": 0,
+            "modality": meta["modality"],
+            "number": meta["series_number"],
+            "description": meta["series_description"],
+        },
+    )
+    entry["n"] += 1
+    summary["instances"] = int(summary.get("instances", 0)) + 1
+    if meta["modality"] and meta["modality"] not in summary.setdefault("modalities", []):
+        summary["modalities"].append(meta["modality"])
+    if summary.get("thumb") is None and meta.get("jpeg"):
+        summary["thumb"] = str(item.id)
+
+
+def _store_item(
+    account: Account,
+    ams: bytes,
+    opened: OpenStudy,
+    *,
+    kind: str,
+    dedupe: str,
+    data: bytes,
+    meta: dict[str, Any],
+    frames: list[bytes],
+    blob_kind: BlobKind,
+) -> Literal["stored", "duplicate"]:
+    if Item.objects.filter(study=opened.study, dedupe_index=dedupe).exists():
+        return "duplicate"
+    check_quota(account, len(data))
+    blob = write_blob(opened, blob_kind, [data])
+    written = [str(blob.id)]
+    rendering_blob = None
+    try:
+        if frames:
+            rendering_blob = write_blob(opened, BlobKind.RENDERING, frames)
+            written.append(str(rendering_blob.id))
+        with transaction.atomic():
+            holding = Holding.objects.select_for_update().get(account=account, study=opened.study)
+            check_quota(account, len(data))
+            blob.save()
+            if rendering_blob is not None:
+                rendering_blob.save()
+            item = Item(
+                study=opened.study,
+                kind=kind,
+                dedupe_index=dedupe,
+                blob=blob,
+                rendering=rendering_blob,
+                size=len(data),
+            )
+            _seal_item(opened, item, meta)
+            item.save()
+            summary = read_summary(holding, ams)
+            if kind == Item.Kind.INSTANCE:
+                _merge_instance(summary, meta, item)
+            else:
+                summary["findings"] = int(summary.get("findings", 0)) + 1
+            _seal_summary(holding, ams, summary)
+            holding.bytes += len(data)
+            holding.updated_at = timezone.now()
+            holding.save()
+            Study.objects.filter(pk=opened.study.pk).update(
+                size_bytes=opened.study.size_bytes + len(data), updated_at=timezone.now()
+            )
+    except IntegrityError:
+        _delete_objects_now(written)
+        return "duplicate"  # a parallel upload stored the same instance a moment earlier
+    except BaseException:
+        _delete_objects_now(written)
+        raise
+    return "stored"
+
+
+def _delete_objects_now(keys: list[str]) -> None:
+    store = get_store()
+    for key in keys:
+        try:
+            store.delete(key)
+        except Exception:
+            logger.exception("could not remove an unused blob")
+
+
+def ingest_file(
+    account: Account, ams: bytes, *, name: str, data: bytes, attach_to: Study | None = None
+) -> IngestResult:
+    """Store one uploaded file (DICOM instance or PDF finding) encrypted in the account."""
+    try:
+        if data.startswith(b"%PDF-"):
+            return _ingest_finding(account, ams, name=name, data=data, attach_to=attach_to)
+        ds = read_dataset(data)
+        opened = _study_for_dataset(account, ams, ds)
+        meta = _instance_meta(ds, data, name)
+        dedupe = blind_index(opened.index_key, meta["sop_uid"])
+        if Item.objects.filter(study=opened.study, dedupe_index=dedupe).exists():
+            return IngestResult(name, "duplicate", _("Already in your documents."), opened.study.id)
+        frames, render_info = _render(ds)
+        meta.update(render_info)
+        status = _store_item(
+            account,
+            ams,
+            opened,
+            kind=Item.Kind.INSTANCE,
+            dedupe=dedupe,
+            data=data,
+            meta=meta,
+            frames=frames,
+            blob_kind=BlobKind.INSTANCE,
+        )
+    except (IngestError, StudyLocked) as exc:
+        return IngestResult(name, "error", str(exc))
+    if status == "duplicate":
+        return IngestResult(name, "duplicate", _("Already in your documents."), opened.study.id)
+    message = _("Stored.")
+    if render_info.get("render_error"):
+        message = _("Stored, but no preview: %(reason)s") % {"reason": render_info["render_error"]}
+    return IngestResult(name, "stored", message, opened.study.id)
+
+
+def _ingest_finding(
+    account: Account, ams: bytes, *, name: str, data: bytes, attach_to: Study | None
+) -> IngestResult:
+    if b"%%EOF" not in data[-2048:]:
+        raise IngestError(_("The PDF file is truncated or corrupt."))
+    safe_name = name.rsplit("/", 1)[-1][:200] or "finding.pdf"
+    if attach_to is not None:
+        opened = open_study(attach_to, account, ams)
+    else:
+        today = timezone.localdate()
+        summary = {
+            "v": 1,
+            "kind": "document",
+            "title": safe_name,
+            "study_date": today.strftime("%Y%m%d"),
+            "modalities": ["DOC"],
+            "series": {},
+            "instances": 0,
+            "findings": 0,
+            "thumb": None,
+        }
+        with transaction.atomic():
+            opened = _new_study(account, ams, kind=Study.Kind.DOCUMENT, index="", summary=summary)
+    dedupe = blind_index(opened.index_key, "pdf:" + hashlib.sha256(data).hexdigest())
+    meta = {"v": 1, "name": safe_name, "size": len(data), "crc32": zlib.crc32(data)}
+    status = _store_item(
+        account,
+        ams,
+        opened,
+        kind=Item.Kind.FINDING,
+        dedupe=dedupe,
+        data=data,
+        meta=meta,
+        frames=[],
+        blob_kind=BlobKind.FINDING,
+    )
+    if status == "duplicate":
+        return IngestResult(name, "duplicate", _("Already in your documents."), opened.study.id)
+    return IngestResult(name, "stored", _("Stored."), opened.study.id)
+
+
+# ----------------------------------------------------------------------------------- delete
+
+
+@transaction.atomic
+def delete_study_for(account: Account, study: Study) -> None:
+    """Remove the study from the account irrevocably; delete its blobs when nobody holds it."""
+    Holding.objects.filter(account=account, study=study).delete()
+    Grant.objects.filter(account=account, study=study).delete()
+    if not Holding.objects.filter(study=study).exists():
+        keys = [str(k) for k in Blob.objects.filter(study=study).values_list("id", flat=True)]
+        Item.objects.filter(study=study).delete()
+        study.delete()
+        delete_objects_after_commit(keys)
+
+
+def delete_all_for(account: Account) -> None:
+    """Delete every study the account holds (account deletion and reset)."""
+    for holding in Holding.objects.filter(account=account).select_related("study"):
+        delete_study_for(account, holding.study)
+
+
+@periodic(every=datetime.timedelta(hours=6))
+def collect_orphan_blobs() -> None:
+    """Delete blob objects that no row names and that are older than an hour (crash leftovers)."""
+    store = get_store()
+    cutoff = timezone.now() - datetime.timedelta(hours=1)
+    removed = 0
+    for key, modified in store.iter_keys():
+        if modified >= cutoff:
+            continue
+        try:
+            UUID(key)
+        except ValueError:
+            continue
+        if not Blob.objects.filter(pk=key).exists():
+            store.delete(key)
+            removed += 1
+    if removed:
+        logger.info("removed %s orphan blobs", removed)
+
+
+def display_date(value: str) -> str:
+    """A DICOM date (YYYYMMDD) in the user's locale, or the raw text if it is not a date."""
+    try:
+        parsed = datetime.datetime.strptime(value, "%Y%m%d").date()  # noqa: DTZ007 - a date
+    except ValueError:
+        return value
+    return date_format(parsed, "SHORT_DATE_FORMAT")
