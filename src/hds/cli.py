@@ -254,10 +254,13 @@ def cmd_demo(args: argparse.Namespace, rest: list[str]) -> int:
             },
         ),
     ]
+    from hds.accounts.services import unlock_master_secret
+    from hds.archive.demo import seed_demo_images
+
     rows = []
     for key, email, spec in people:
         if Account.objects.filter(email=email).exists():
-            rows.append((key, email, DEMO_PASSWORDS[key], "(exists)"))
+            rows.append((key, email, DEMO_PASSWORDS[key], "(exists)", "-"))
             continue
         new = create_account(
             email=email,
@@ -269,12 +272,16 @@ def cmd_demo(args: argparse.Namespace, rest: list[str]) -> int:
         )
         from hds.crypto.codes import format_code
 
-        rows.append((key, email, DEMO_PASSWORDS[key], format_code(new.activation_code)))
+        ams = unlock_master_secret(new.account, DEMO_PASSWORDS[key])
+        stored = [r for r in seed_demo_images(new.account, ams, key) if r.status == "stored"]
+        rows.append(
+            (key, email, DEMO_PASSWORDS[key], format_code(new.activation_code), str(len(stored)))
+        )
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title="HDS demo logins")
-    for column in ("who", "e-mail", "password", "activation code"):
+    for column in ("who", "e-mail", "password", "activation code", "files"):
         table.add_column(column, no_wrap=True)
     for row in rows:
         table.add_row(*row)

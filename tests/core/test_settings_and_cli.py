@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -139,6 +140,9 @@ def test_demo_seeds_three_accounts_and_prints_logins(tmp_path: Path) -> None:
     for who in ("radiology@demo.hds.local", "doctor@demo.hds.local", "patient@demo.hds.local"):
         assert who in result.stdout
     assert cli.DEMO_PASSWORDS["patient"] in result.stdout
+    # Real images were stored for each: patient 4 files + finding, doctor 2, radiology 2.
+    assert re.search(r"patient@demo\.hds\.local .* 5 ", result.stdout)
+    assert re.search(r"doctor@demo\.hds\.local .* 2 ", result.stdout)
     again = subprocess.run(
         [sys.executable, "-m", "hds.cli", "demo"], env=env, capture_output=True, text=True,
         timeout=300, check=True,

@@ -425,6 +425,14 @@ def unlock_account(*, token: str) -> Account:
     return account
 
 
+def unlock_master_secret(account: Account, password: str) -> bytes:
+    """The account's AMS from its password (provisioning and the demo; logins use ``log_in``)."""
+    ams = _unwrap_with_password(account, password)
+    if ams is None:
+        raise LoginFailed(_("E-mail address or password is not correct."))
+    return ams
+
+
 def change_password(
     account: Account, *, current_password: str, new_password: str, keep_session: str | None
 ) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from hds.accounts.models import Account
 from hds.archive.keys import OpenStudy
 from hds.archive.models import Holding, Item
@@ -32,9 +34,16 @@ class Entry:
     @property
     def title(self) -> str:
         """What to call it in a list."""
-        return str(
-            self.summary.get("description") or self.summary.get("title") or self.summary.get("kind")
-        )
+        text = self.summary.get("description") or self.summary.get("title")
+        if text:
+            return str(text)
+        modalities = ", ".join(self.summary.get("modalities", []))
+        return _("%(modalities)s study") % {"modalities": modalities} if modalities else _("Study")
+
+    @property
+    def image_count(self) -> int:
+        """Images (frames) in the study."""
+        return int(self.summary.get("images") or self.summary.get("instances") or 0)
 
     @property
     def series_count(self) -> int:

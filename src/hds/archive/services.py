@@ -245,6 +245,7 @@ def _merge_instance(summary: dict[str, Any], meta: dict[str, Any], item: Item) -
     )
     entry["n"] += 1
     summary["instances"] = int(summary.get("instances", 0)) + 1
+    summary["images"] = int(summary.get("images", 0)) + int(meta.get("frames") or 1)
     if meta["modality"] and meta["modality"] not in summary.setdefault("modalities", []):
         summary["modalities"].append(meta["modality"])
     if summary.get("thumb") is None and meta.get("jpeg"):

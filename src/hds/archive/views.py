@@ -21,9 +21,21 @@ from hds.archive.access import access_study_by_id
 from hds.archive.download import StudyZip, plan_zip
 from hds.archive.errors import StudyLocked
 from hds.archive.keys import OpenStudy, open_study
-from hds.archive.models import Item
-from hds.archive.selectors import catalogue, group_by_patient, modalities_of, study_contents
-from hds.archive.services import delete_study_for, read_item_meta, read_summary, used_bytes
+from hds.archive.models import Holding, Item
+from hds.archive.selectors import (
+    Entry,
+    catalogue,
+    group_by_patient,
+    modalities_of,
+    study_contents,
+)
+from hds.archive.services import (
+    delete_study_for,
+    display_date,
+    read_item_meta,
+    read_summary,
+    used_bytes,
+)
 from hds.archive.storage import reader
 from hds.archive.ziplayout import parse_range_header
 from hds.core.errors import NotFound
@@ -59,7 +71,7 @@ def _item(opened: OpenStudy, item_id: str) -> Item:
 
 
 def _study_title(summary: dict[str, Any]) -> str:
-    return str(summary.get("description") or summary.get("title") or _("Study"))
+    return Entry(holding=Holding(), summary=summary).title
 
 
 @unlocked_required
@@ -104,6 +116,8 @@ def study(request: HttpRequest, study_id: str) -> HttpResponse:
             "holding": holding,
             "summary": summary,
             "title": _study_title(summary),
+            "date_display": display_date(str(summary.get("study_date", ""))),
+            "patient_display": str(summary.get("patient_name", "")).replace("^", " ").strip(),
             "series": series,
             "findings": findings,
             "upload_labels": upload_labels(),
