@@ -11,6 +11,7 @@ to the old keys is lost by construction.
 from __future__ import annotations
 
 import datetime
+import hmac
 import logging
 import smtplib
 from dataclasses import dataclass
@@ -141,8 +142,6 @@ def _unwrap_with_password(account: Account, password: str) -> bytes | None:
         return None
     with throttle.argon2_slot():
         material = password_material(password, bytes(account.pw_salt), params, pepper)
-    import hmac
-
     if not hmac.compare_digest(material.verifier, bytes(account.pw_verifier)):
         return None
     try:

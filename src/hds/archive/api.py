@@ -24,7 +24,7 @@ from pydicom.errors import InvalidDicomError
 from hds.accounts.models import Account
 from hds.archive.access import access_study_by_id
 from hds.archive.errors import QuotaExceeded
-from hds.archive.services import check_quota, ingest_file
+from hds.archive.services import check_quota, ingest_file, used_bytes
 from hds.core.errors import NotFound
 from hds.keys.keyring import KeyringLocked, load_keyring
 
@@ -106,8 +106,6 @@ def upload_check(request: HttpRequest, payload: CheckIn) -> Any:
         check_quota(account, max(0, payload.total_bytes))
     except QuotaExceeded as exc:
         return Status(413, {"detail": str(exc)})
-    from hds.archive.services import used_bytes
-
     return Status(200, {"ok": True, "free_bytes": account.quota_bytes - used_bytes(account)})
 
 

@@ -13,7 +13,7 @@ from django.db import transaction
 from hds.archive.keys import OpenStudy
 from hds.archive.models import Blob
 from hds.core.blobstore import BlobStore, blob_store_from_url
-from hds.crypto.blob import BlobKind, BlobReader, ciphertext_size, encrypt_stream
+from hds.crypto.blob import BlobKind, BlobReader, encrypt_stream
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +64,3 @@ def delete_objects_after_commit(blob_ids: list[str]) -> None:
                 logger.exception("blob delete failed")
 
     transaction.on_commit(_delete)
-
-
-def expected_size(plaintext_size: int) -> int:
-    """Ciphertext size of a blob holding ``plaintext_size`` bytes."""
-    return ciphertext_size(plaintext_size)
