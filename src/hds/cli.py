@@ -199,6 +199,28 @@ def cmd_account_create(args: argparse.Namespace, rest: list[str]) -> int:
     return 0
 
 
+def cmd_token_create(args: argparse.Namespace, rest: list[str]) -> int:
+    """Create a personal API token for an account (needs its password); print it once."""
+    _setup_django()
+    from hds.accounts.apitokens import create_token
+    from hds.accounts.models import Account
+    from hds.accounts.services import LoginFailed, unlock_master_secret
+
+    password = _read_password(args)
+    account = Account.objects.filter(email=args.email.strip().lower()).first()
+    try:
+        if account is None:
+            raise LoginFailed("unknown")
+        ams = unlock_master_secret(account, password)
+    except LoginFailed:
+        print("error: e-mail address or password is not correct", file=sys.stderr)
+        return 2
+    new = create_token(account, ams, name=args.name)
+    print(f"token for {account.email} (shown once; use as 'Authorization: Bearer ...'):")
+    print(new.text)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, rest: list[str]) -> int:
     """Seed the demo radiology, doctor and patient (idempotent) and print their logins."""
     _setup_django()
@@ -336,6 +358,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--practice-name")
     create.add_argument("--city")
     create.set_defaults(func=cmd_account_create)
+
+    token = sub.add_parser("token", help="personal API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    token_create = token.add_parser("create", help="create a token; prints it once")
+    token_create.add_argument("--email", required=True)
+    token_create.add_argument("--password-stdin", action="store_true")
+    token_create.add_argument("--name", default="hds token create")
+    token_create.set_defaults(func=cmd_token_create)
     return parser
 
 

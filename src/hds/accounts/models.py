@@ -178,3 +178,24 @@ class AuthEvent(models.Model):
     @override
     def __str__(self) -> str:
         return f"{self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+
+class ApiToken(models.Model):
+    """A personal API token (DICOMweb, JSON API, the ``hds`` client); revocable.
+
+    The token's 256-bit secret never rests anywhere on the server: the row keeps its SHA-256 (to
+    check it) and the account master secret wrapped under a key derived from it, so presenting
+    the token unlocks the account's keys for that one request (SECURITY.md §3.4, device keys).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    secret_hash = models.BinaryField(max_length=32)
+    wrapped_ams = models.BinaryField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    @override
+    def __str__(self) -> str:
+        return self.name

@@ -30,4 +30,6 @@ urlpatterns = [
     path("account/password/", views.change_password, name="change_password"),
     path("account/activation-code/", views.regenerate_code, name="regenerate_code"),
     path("account/delete/", views.delete_account, name="delete_account"),
+    path("account/tokens/", views.api_tokens, name="api_tokens"),
+    path("account/tokens/<uuid:token_id>/revoke/", views.revoke_api_token, name="revoke_api_token"),
 ]

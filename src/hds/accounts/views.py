@@ -22,7 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from hds.accounts import services, throttle
+from hds.accounts import apitokens, services, throttle
 from hds.accounts.backends import BACKEND_PATH
 from hds.accounts.forms import (
     ActivationForm,
@@ -500,3 +500,34 @@ def delete_account(request: HttpRequest) -> HttpResponse:
             response["Clear-Site-Data"] = '"cache", "storage"'
             return response
     return render(request, "accounts/delete_account.html", {"form": form})
+
+
+@unlocked_required
+@require_http_methods(["GET", "POST"])
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """Personal API tokens: list, create (shown once), for DICOMweb viewers and the client."""
+    account = _account(request)
+    created = None
+    if request.method == "POST":
+        name = request.POST.get("name", "").strip()[:100] or _("Token")
+        keyring = try_keyring(request)
+        assert keyring is not None  # unlocked_required
+        created = apitokens.create_token(account, keyring.require("ams"), name=name)
+    return render(
+        request,
+        "accounts/api_tokens.html",
+        {
+            "tokens": account.api_tokens.order_by("-created_at"),
+            "created": created,
+            "dicomweb_url": f"{settings.BASE_URL}/dicomweb",
+        },
+    )
+
+
+@login_required
+@require_POST
+def revoke_api_token(request: HttpRequest, token_id: str) -> HttpResponse:
+    """Revoke one of the account's tokens; it stops working at once."""
+    if apitokens.revoke_token(_account(request), token_id):
+        messages.success(request, _("The token was revoked."))
+    return redirect("accounts:api_tokens")

@@ -14,13 +14,15 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import File, Form, NinjaAPI, Schema, Status
-from ninja.errors import HttpError
+from ninja.errors import AuthenticationError, HttpError
 from ninja.files import UploadedFile
-from ninja.security import django_auth
+from ninja.security import HttpBearer, django_auth
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from typing_extensions import override
 
+from hds.accounts.apitokens import check_token
 from hds.accounts.models import Account
 from hds.archive.access import access_study_by_id
 from hds.archive.errors import QuotaExceeded
@@ -28,11 +30,27 @@ from hds.archive.services import check_quota, ingest_file, used_bytes
 from hds.core.errors import NotFound
 from hds.keys.keyring import KeyringLocked, load_keyring
 
+
+class PersonalToken(HttpBearer):
+    """``Authorization: Bearer hds_...``: a personal API token, which also unlocks the keys."""
+
+    @override
+    def authenticate(self, request: HttpRequest, token: str) -> Account | None:
+        credentials = check_token(token)
+        if credentials is None:
+            # A wrong token is a 401, not a fall-through to the session (and its CSRF check).
+            raise AuthenticationError
+
+        request.hds_credentials = credentials  # type: ignore[attr-defined]
+        return credentials[0]
+
+
+# A token first (no cookies, so no CSRF), else the browser session (django_auth checks CSRF).
 api = NinjaAPI(
     title="HDS API",
     version="1",
     urls_namespace="api",
-    auth=django_auth,
+    auth=[PersonalToken(), django_auth],
     docs_url="/docs",
 )
 
@@ -67,6 +85,9 @@ class ErrorOut(Schema):
 
 
 def _account_and_ams(request: HttpRequest) -> tuple[Account, bytes]:
+    token_credentials = getattr(request, "hds_credentials", None)
+    if token_credentials is not None:
+        return token_credentials  # type: ignore[no-any-return]
     user = request.user
     if not isinstance(user, Account):
         raise HttpError(401, _("Please log in."))
