@@ -1,0 +1,260 @@
+"""Reading stored instances for WADO-RS: the header, single frames, and a transcoded copy.
+
+The header is parsed from the encrypted blob through ``BlobFile`` up to the pixel data, whose
+position is remembered: a native frame is then one ranged read, a compressed frame is found
+through the Basic (or Extended) Offset Table. Only a deflated file is read whole.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Final
+
+import numpy as np
+from pydicom import dcmread
+from pydicom.dataset import Dataset, FileDataset
+from pydicom.encaps import encapsulate, get_frame
+from pydicom.filereader import read_partial
+from pydicom.pixels.utils import pixel_array
+from pydicom.tag import BaseTag
+from pydicom.uid import ExplicitVRLittleEndian
+
+from hds.archive.rendering import can_decode
+from hds.dicomweb.blobfile import BlobFile
+from hds.dicomweb.media import (
+    DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+    EXPLICIT_VR_BIG_ENDIAN,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+    is_encapsulated,
+)
+
+PIXEL_TAGS: Final = {0x7FE00010: "OW", 0x7FE00008: "OF", 0x7FE00009: "OD"}
+_LONG_LENGTH_VRS: Final = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR"})
+_UNDEFINED: Final = 0xFFFFFFFF
+# The Image Pixel module (PS3.3 C.7.6.3): what a decoder needs besides the pixel data.
+_PIXEL_MODULE: Final = (
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+    "PlanarConfiguration",
+    "Rows",
+    "Columns",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
+)
+
+
+class FrameError(Exception):
+    """The frame cannot be read from the stored file (bad header, out of range)."""
+
+
+@dataclass(frozen=True)
+class PixelElement:
+    """Where the pixel data element's value starts, its VR and its length (None: undefined)."""
+
+    tag: int
+    vr: str
+    offset: int
+    length: int | None
+
+
+@dataclass
+class Header:
+    """An instance's dataset up to (without) its pixel data, and where the pixel data is."""
+
+    dataset: FileDataset
+    transfer_syntax: str
+    pixel: PixelElement | None
+    random_access: bool  # False for deflated files: offsets refer to the inflated stream
+
+    @property
+    def frame_count(self) -> int:
+        """NumberOfFrames (1 when absent or 0)."""
+        try:
+            return max(1, int(self.dataset.get("NumberOfFrames", 1) or 1))
+        except (TypeError, ValueError):
+            return 1
+
+
+def read_header(file: BlobFile) -> Header:
+    """Parse the instance up to its pixel data (which stays undecrypted)."""
+    found: list[tuple[int, str | None, int]] = []
+
+    def at_pixel_data(tag: BaseTag, vr: str | None, length: int) -> bool:
+        if int(tag) in PIXEL_TAGS:
+            found.append((int(tag), vr, length))
+            return True
+        return False
+
+    file.seek(0)
+    dataset = read_partial(file.as_binary_io(), stop_when=at_pixel_data, force=True)
+    transfer_syntax = str(dataset.file_meta.get("TransferSyntaxUID", "") or "")
+    if not transfer_syntax:
+        is_implicit, is_little = dataset.original_encoding
+        transfer_syntax = IMPLICIT_VR_LITTLE_ENDIAN if is_implicit else EXPLICIT_VR_BIG_ENDIAN
+        if not is_implicit and is_little:
+            transfer_syntax = str(ExplicitVRLittleEndian)
+    random_access = transfer_syntax != DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN
+    pixel = None
+    if found:
+        tag, vr, length = found[0]
+        is_implicit = bool(dataset.original_encoding[0])
+        start = file.tell()  # pydicom rewinds to the element's first byte when it stops
+        head = 8 if is_implicit or vr not in _LONG_LENGTH_VRS else 12
+        pixel = PixelElement(
+            tag=tag,
+            vr=vr or PIXEL_TAGS[tag],
+            offset=start + head,
+            length=None if length == _UNDEFINED else length,
+        )
+    return Header(dataset, transfer_syntax, pixel, random_access)
+
+
+def _int(ds: Dataset, keyword: str, default: int) -> int:
+    try:
+        return int(ds.get(keyword, default) or default)
+    except (TypeError, ValueError):
+        return default
+
+
+def _native_frame_bits(ds: Dataset) -> int:
+    rows, columns = _int(ds, "Rows", 0), _int(ds, "Columns", 0)
+    samples, bits = _int(ds, "SamplesPerPixel", 1), _int(ds, "BitsAllocated", 8)
+    if str(ds.get("PhotometricInterpretation", "")).strip() == "YBR_FULL_422":
+        return rows * columns * 2 * bits  # two samples a pixel after subsampling (C.7.6.3.1.2)
+    return rows * columns * samples * bits
+
+
+def _swap_width(header: Header) -> int:
+    """Bytes per swapped unit when native big endian pixel data must become little endian
+    (1: nothing to swap). 8-bit samples in OW are swapped in pairs, as PS3.5 7.3 words."""
+    if header.transfer_syntax != EXPLICIT_VR_BIG_ENDIAN or header.pixel is None:
+        return 1
+    bits = _int(header.dataset, "BitsAllocated", 8)
+    if header.pixel.vr == "OW" and bits <= 16:
+        return 2
+    return max(1, bits // 8)
+
+
+def _read_exact(file: BlobFile, start: int, end: int) -> bytes:
+    file.seek(start)
+    data = file.read(end - start)
+    if len(data) != end - start:
+        raise FrameError("truncated pixel data")
+    return data
+
+
+def _native_frame(file: BlobFile, header: Header, index: int) -> bytes:
+    pixel = header.pixel
+    assert pixel is not None
+    frame_bits = _native_frame_bits(header.dataset)
+    if frame_bits <= 0:
+        raise FrameError("frame size unknown")
+    start_bit = index * frame_bits
+    first = pixel.offset + start_bit // 8
+    end = pixel.offset + math.ceil((start_bit + frame_bits) / 8)
+    limit = pixel.offset + pixel.length if pixel.length is not None else end
+    if end > limit:
+        raise FrameError("frame beyond the pixel data")
+    if start_bit % 8 or frame_bits % 8:
+        # Bit-packed (BitsAllocated 1) frames need not start on a byte: repack from bit 0.
+        data = _read_exact(file, first, end)
+        bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
+        shift = start_bit % 8
+        return np.packbits(bits[shift : shift + frame_bits], bitorder="little").tobytes()
+    width = _swap_width(header)
+    if width == 1:
+        return _read_exact(file, first, end)
+    # Swap whole units: widen the range to unit boundaries, swap, then cut the frame out.
+    lead = (first - pixel.offset) % width
+    tail = min(limit, end + (-(end - pixel.offset)) % width)
+    data = _read_exact(file, first - lead, tail)
+    data = data[: len(data) - len(data) % width]
+    swapped = np.frombuffer(data, dtype=f">u{width}").astype(f"<u{width}").tobytes()
+    return swapped[lead : lead + end - first]
+
+
+def _whole_dataset(file: BlobFile) -> Dataset:
+    file.seek(0)
+    return dcmread(BytesIO(file.read()), force=True)
+
+
+def stored_frame(file: BlobFile, header: Header, index: int) -> bytes:
+    """Frame ``index`` (0-based) as stored: compressed frames as-is, native ones little endian."""
+    if header.pixel is None:
+        raise FrameError("no pixel data")
+    if not 0 <= index < header.frame_count:
+        raise FrameError("no such frame")
+    if not header.random_access:
+        ds = _whole_dataset(file)
+        frame_bytes = _native_frame_bits(ds) // 8
+        return bytes(ds.PixelData[index * frame_bytes : (index + 1) * frame_bytes])
+    if header.pixel.length is not None:  # a defined length: native pixel data
+        return _native_frame(file, header, index)
+    file.seek(header.pixel.offset)
+    ds = header.dataset
+    extended = None
+    if "ExtendedOffsetTable" in ds and "ExtendedOffsetTableLengths" in ds:
+        extended = (bytes(ds.ExtendedOffsetTable), bytes(ds.ExtendedOffsetTableLengths))
+    try:
+        return get_frame(
+            file.as_binary_io(),
+            index,
+            number_of_frames=header.frame_count,
+            extended_offsets=extended,
+        )
+    except (ValueError, KeyError, EOFError) as exc:
+        raise FrameError("frame not found") from exc
+
+
+def can_decode_frames(header: Header) -> bool:
+    """Whether compressed frames of this instance can be decoded here."""
+    return header.pixel is not None and can_decode(header.transfer_syntax)
+
+
+def decoded_frame(file: BlobFile, header: Header, index: int) -> bytes:
+    """Frame ``index`` decoded to native little endian bytes, as ``Dataset.pixel_array`` gives
+    them (YBR colour converted to RGB)."""
+    compressed = stored_frame(file, header, index)
+    single = Dataset()
+    for keyword in _PIXEL_MODULE:
+        if keyword in header.dataset:
+            single[keyword] = header.dataset[keyword]
+    single.file_meta = header.dataset.file_meta
+    single.NumberOfFrames = 1
+    single.PixelData = encapsulate([compressed])
+    try:
+        array = pixel_array(single)
+    except Exception as exc:  # decoders raise many kinds; the client gets a failed part
+        raise FrameError("frame cannot be decoded") from exc
+    return array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+
+
+def iter_frames(
+    file: BlobFile, header: Header, indices: list[int], *, decode: bool
+) -> Iterator[bytes]:
+    """The requested frames (0-based), as stored or decoded."""
+    for index in indices:
+        yield decoded_frame(file, header, index) if decode else stored_frame(file, header, index)
+
+
+def can_transcode(transfer_syntax: str) -> bool:
+    """Whether we can send an instance of this syntax as Explicit VR Little Endian."""
+    if transfer_syntax == EXPLICIT_VR_BIG_ENDIAN:
+        return False  # retired; pydicom does not swap pixel data on write
+    return not is_encapsulated(transfer_syntax) or can_decode(transfer_syntax)
+
+
+def transcode(data: bytes) -> bytes:
+    """A Part-10 file re-encoded as Explicit VR Little Endian (decompressed if need be)."""
+    ds = dcmread(BytesIO(data), force=True)
+    if is_encapsulated(str(ds.file_meta.get("TransferSyntaxUID", ""))):
+        ds.decompress()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    out = BytesIO()
+    ds.save_as(out, implicit_vr=False, little_endian=True, enforce_file_format=True)
+    return out.getvalue()

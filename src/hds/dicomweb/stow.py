@@ -1,0 +1,127 @@
+"""STOW-RS: store the parts of a multipart/related request through the one ingest service.
+
+Each part is one DICOM Part-10 file. Its UIDs are read from its header (for the response and,
+for ``POST studies/{study}``, the study check); then ``ingest_file`` encrypts and stores it.
+A full quota stops the request: that part and every later one fail with 0xA700.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Final
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from hds.archive.errors import QuotaExceeded
+from hds.archive.services import ingest_file
+from hds.dicomweb.auth import Caller
+from hds.dicomweb.multipart import Part
+
+logger = logging.getLogger(__name__)
+
+# PS3.18 Table I.2-2 (Store Instances Response Failure Reason Values).
+OUT_OF_RESOURCES: Final = 0xA700  # the account's storage is full
+CANNOT_UNDERSTAND: Final = 0xC000  # not DICOM, truncated, or without its UIDs
+PROCESSING_FAILURE: Final = 0x0110  # an unexpected failure while storing
+# Implementation specific, in the "cannot understand" range as Table I.2-2 allows (the same
+# code dcm4chee-arc uses): the instance is not of the study named in the request URL.
+WRONG_STUDY: Final = 0xC409
+
+_IDENTIFYING: Final = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one part; ``failure`` is None when the instance is (now) stored."""
+
+    sop_class: str
+    sop_uid: str
+    study_uid: str
+    series_uid: str
+    failure: int | None = None
+
+
+@dataclass
+class StowResult:
+    """Outcomes in request order, and the quota message if the quota stopped the request."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    quota_message: str | None = None
+
+    @property
+    def stored(self) -> list[Outcome]:
+        """Parts that are stored (new or already there)."""
+        return [o for o in self.outcomes if o.failure is None]
+
+    @property
+    def failed(self) -> list[Outcome]:
+        """Parts that were not stored."""
+        return [o for o in self.outcomes if o.failure is not None]
+
+
+def _read_identity(data: bytes) -> Dataset | None:
+    """The part's identifying UIDs from its header, or None if it is no DICOM file."""
+    for force in (False, True):  # files without the 128-byte preamble need force
+        try:
+            ds = dcmread(
+                BytesIO(data), stop_before_pixels=True, force=force, specific_tags=[*_IDENTIFYING]
+            )
+        except InvalidDicomError:
+            continue
+        except Exception:  # a header that pydicom cannot read at all
+            return None
+        if all(str(ds.get(k, "") or "").strip() for k in _IDENTIFYING):
+            return ds
+        return None
+    return None
+
+
+def _outcome(ds: Dataset | None, failure: int | None = None) -> Outcome:
+    def uid(keyword: str) -> str:
+        return str(ds.get(keyword, "") or "").strip() if ds is not None else ""
+
+    return Outcome(
+        sop_class=uid("SOPClassUID"),
+        sop_uid=uid("SOPInstanceUID"),
+        study_uid=uid("StudyInstanceUID"),
+        series_uid=uid("SeriesInstanceUID"),
+        failure=failure,
+    )
+
+
+def store_parts(caller: Caller, parts: Iterable[Part], *, study_uid: str | None) -> StowResult:
+    """Store every part in the caller's account, in order (``study_uid``: the target study)."""
+    result = StowResult()
+    for part in parts:
+        ds = _read_identity(part.data)
+        if result.quota_message is not None:
+            result.outcomes.append(_outcome(ds, OUT_OF_RESOURCES))
+            continue
+        if ds is None:
+            result.outcomes.append(_outcome(None, CANNOT_UNDERSTAND))
+            continue
+        identity = _outcome(ds)
+        if study_uid is not None and identity.study_uid != study_uid:
+            result.outcomes.append(_outcome(ds, WRONG_STUDY))
+            continue
+        try:
+            stored = ingest_file(
+                caller.account, caller.ams, name=f"{identity.sop_uid}.dcm", data=part.data
+            )
+        except QuotaExceeded as exc:
+            result.quota_message = str(exc)
+            result.outcomes.append(_outcome(ds, OUT_OF_RESOURCES))
+            continue
+        except Exception as exc:
+            # Messages of library errors may quote file contents: log the type only.
+            logger.warning("STOW-RS part failed: %s", type(exc).__name__)
+            result.outcomes.append(_outcome(ds, PROCESSING_FAILURE))
+            continue
+        failure = CANNOT_UNDERSTAND if stored.status == "error" else None
+        result.outcomes.append(_outcome(ds, failure))
+    return result
