@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from io import BytesIO
 
 import pytest
 from django.test import Client
 from django.urls import URLResolver, get_resolver
+from pydicom import dcmread
 
+from hds.accounts.models import ApiToken
 from hds.archive.models import Item
 from tests.archive.conftest import upload_ok
 from tests.archive.factories import PDF, ct_series
@@ -39,6 +42,9 @@ MATRIX: dict[str, tuple[str, int, int]] = {
     "accounts:change_password": ("/account/password/", 302, 200),
     "accounts:regenerate_code": ("/account/activation-code/", 302, 200),
     "accounts:delete_account": ("/account/delete/", 302, 200),
+    "accounts:api_tokens": ("/account/tokens/", 302, 200),
+    # {token} is alice's: GET is refused for everyone (POST only); charlie's POST gets 404 below.
+    "accounts:revoke_api_token": ("/account/tokens/{token}/revoke/", 302, 405),
     "set_language": ("/i18n/setlang/", 302, 302),
     # The archive: {study}, {item} and {finding} belong to alice; charlie is the outsider: 404.
     "archive:documents": ("/documents/", 302, 200),
@@ -57,6 +63,67 @@ MATRIX: dict[str, tuple[str, int, int]] = {
     "api:api-root": ("/api/v1/", 404, 404),
     "api:openapi-json": ("/api/v1/openapi.json", 200, 200),
     "api:openapi-view": ("/api/v1/docs", 200, 200),
+    # DICOMweb: anonymous 401 (WWW-Authenticate: Bearer); charlie's own searches are empty (200),
+    # alice's study, series and instance are 404 for him.
+    "dicomweb:studies": ("/dicomweb/studies", 401, 200),
+    "dicomweb:all_series": ("/dicomweb/series", 401, 200),
+    "dicomweb:all_instances": ("/dicomweb/instances", 401, 200),
+    "dicomweb:study": ("/dicomweb/studies/{study_uid}", 401, 404),
+    "dicomweb:study_metadata": ("/dicomweb/studies/{study_uid}/metadata", 401, 404),
+    "dicomweb:study_thumbnail": ("/dicomweb/studies/{study_uid}/thumbnail", 401, 404),
+    "dicomweb:study_series": ("/dicomweb/studies/{study_uid}/series", 401, 404),
+    "dicomweb:study_instances": ("/dicomweb/studies/{study_uid}/instances", 401, 404),
+    "dicomweb:series": ("/dicomweb/studies/{study_uid}/series/{series_uid}", 401, 404),
+    "dicomweb:series_metadata": (
+        "/dicomweb/studies/{study_uid}/series/{series_uid}/metadata",
+        401,
+        404,
+    ),
+    "dicomweb:series_thumbnail": (
+        "/dicomweb/studies/{study_uid}/series/{series_uid}/thumbnail",
+        401,
+        404,
+    ),
+    "dicomweb:series_instances": (
+        "/dicomweb/studies/{study_uid}/series/{series_uid}/instances",
+        401,
+        404,
+    ),
+    "dicomweb:instance": (
+        "/dicomweb/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}",
+        401,
+        404,
+    ),
+    "dicomweb:instance_metadata": (
+        "/dicomweb/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}/metadata",
+        401,
+        404,
+    ),
+    "dicomweb:instance_rendered": (
+        "/dicomweb/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}/rendered",
+        401,
+        404,
+    ),
+    "dicomweb:instance_thumbnail": (
+        "/dicomweb/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}/thumbnail",
+        401,
+        404,
+    ),
+    "dicomweb:frames": (
+        "/dicomweb/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}/frames/1",
+        401,
+        404,
+    ),
+    "dicomweb:frames_rendered": (
+        "/dicomweb/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}/frames/1/rendered",
+        401,
+        404,
+    ),
+    "dicomweb:bulkdata": (
+        "/dicomweb/studies/{study_uid}/series/{series_uid}/instances/{sop_uid}/bulkdata/7FE00010",
+        401,
+        404,
+    ),
 }
 
 
@@ -84,13 +151,20 @@ def alice_objects(alice: Persona) -> dict[str, str]:
     """Alice's study with one instance and one finding: the objects charlie must not reach."""
     client = Client()
     log_in(client, alice)
-    result = upload_ok(client, ct_series(1)[0])
+    data = ct_series(1)[0]
+    result = upload_ok(client, data)
     study = str(result["study_url"]).split("/")[2]
     upload_ok(client, PDF, "f.pdf", study=study)
+    ds = dcmread(BytesIO(data))
+    client.post("/account/tokens/", {"name": "laptop"})
     return {
         "study": study,
         "item": str(Item.objects.get(kind="instance").pk),
         "finding": str(Item.objects.get(kind="finding").pk),
+        "study_uid": str(ds.StudyInstanceUID),
+        "series_uid": str(ds.SeriesInstanceUID),
+        "sop_uid": str(ds.SOPInstanceUID),
+        "token": str(ApiToken.objects.get(account__email=alice.email).pk),
     }
 
 
@@ -107,6 +181,15 @@ def test_url_statuses_for_anonymous_and_outsider(
         assert response["Location"].startswith("/login/?next=")
     log_in(client, charlie)
     assert client.get(path).status_code == logged_in
+
+
+def test_outsider_cannot_revoke_a_token(
+    client: Client, charlie: Persona, alice_objects: dict[str, str]
+) -> None:
+    log_in(client, charlie)
+    response = client.post(f"/account/tokens/{alice_objects['token']}/revoke/")
+    assert response.status_code == 404
+    assert ApiToken.objects.filter(pk=alice_objects["token"]).exists()
 
 
 @pytest.mark.parametrize("name", [n for n in sorted(MATRIX) if n.startswith("api:upload")])

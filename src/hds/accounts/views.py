@@ -12,7 +12,13 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+)
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -528,6 +534,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 @require_POST
 def revoke_api_token(request: HttpRequest, token_id: str) -> HttpResponse:
     """Revoke one of the account's tokens; it stops working at once."""
-    if apitokens.revoke_token(_account(request), token_id):
-        messages.success(request, _("The token was revoked."))
+    if not apitokens.revoke_token(_account(request), token_id):
+        raise Http404  # not this account's token (or already gone): the same answer for both
+    messages.success(request, _("The token was revoked."))
     return redirect("accounts:api_tokens")
