@@ -196,7 +196,7 @@ def upload_labels() -> str:
             "stored": _("Stored"),
             "duplicate": _("Already there"),
             "error": _("Failed"),
-            "retry": _("Try the failed files again"),
+            "retry": _("Connection problem, trying again in %(seconds)s s…"),
             "summary": _("%(stored)s stored, %(duplicates)s already there, %(errors)s failed"),
             "leave": _("The upload is still running. Leave anyway?"),
             "connection": _("Connection lost. Try again."),
@@ -204,6 +204,9 @@ def upload_labels() -> str:
                 "The DICOMDIR of this CD could not be read; all files are uploaded instead."
             ),
             "files_selected": _("%(count)s files, %(size)s"),
+            "hidden_results": _("%(count)s earlier lines not shown (errors stay listed)."),
+            "no_files": _("There are no files to upload."),
+            "unexpected": _("Unexpected answer from the server. Reload the page and try again."),
         }
     )
 
