@@ -592,3 +592,56 @@ def test_corpus_file_renders_or_is_refused_with_a_reason(path: Path) -> None:
         assert image.size == (rendering.width, rendering.height)
     if path.name in MUST_RENDER:
         assert ds.file_meta.TransferSyntaxUID == MUST_RENDER[path.name]
+
+
+# --- The table fast path gives the same pixels as mapping every pixel --------------------
+
+
+def _lut_item(descriptor: list[int], data: list[int]) -> Dataset:
+    item = Dataset()
+    item.LUTDescriptor = descriptor
+    item.LUTData = data
+    return item
+
+
+@pytest.mark.parametrize(
+    ("dtype", "photometric", "attrs"),
+    [
+        (np.int16, "MONOCHROME2", {"RescaleIntercept": -1024, "RescaleSlope": 1}),
+        (np.int16, "MONOCHROME2", {"WindowCenter": 40, "WindowWidth": 400, "RescaleSlope": 0.5}),
+        (np.uint16, "MONOCHROME1", {"WindowCenter": 900, "WindowWidth": 700}),
+        (np.uint16, "MONOCHROME2", {"PixelPaddingValue": 0}),
+        (
+            np.int16,
+            "MONOCHROME2",
+            {"WindowCenter": 0, "WindowWidth": 1, "VOILUTFunction": "LINEAR"},
+        ),
+        (
+            np.uint16,
+            "MONOCHROME2",
+            {"WindowCenter": 800, "WindowWidth": 300, "VOILUTFunction": "SIGMOID"},
+        ),
+        (
+            np.uint16,
+            "MONOCHROME2",
+            {"VOILUTSequence": [_lut_item([256, 500, 8], list(range(256)))]},
+        ),
+        (np.uint8, "MONOCHROME2", {}),
+    ],
+)
+def test_table_lookup_equals_per_pixel_mapping(
+    dtype: type[np.integer[Any]], photometric: str, attrs: dict[str, Any]
+) -> None:
+    rng = np.random.default_rng(7)
+    info = np.iinfo(dtype)
+    low, high = max(info.min, -1500), min(info.max, 2500)
+    arr = rng.integers(low, high, size=(256, 256), endpoint=True).astype(dtype)
+    arr[:8] = 0  # some padding-valued rows
+    ds = _dataset(arr, photometric, 8 * np.dtype(dtype).itemsize, **attrs)
+    module = hds.archive.rendering._read_pixel_module(ds)
+
+    fast = hds.archive.rendering._GreyPipeline(ds, module).render(arr, 0)
+    slow = hds.archive.rendering._GreyPipeline(ds, module)._map(arr, 0)
+
+    assert fast[1] == slow[1]
+    np.testing.assert_array_equal(fast[0], slow[0])

@@ -388,6 +388,9 @@ class _Palette:
 
 # --- Greyscale ------------------------------------------------------------------------
 
+# Below this many pixels, mapping every pixel is as cheap as building a table.
+_TABLE_MIN_PIXELS = 16_384
+
 
 @dataclass(frozen=True)
 class _Lut:
@@ -441,6 +444,38 @@ class _GreyPipeline:
         self._is_inverted = module.photometric_interpretation == "MONOCHROME1"
 
     def render(
+        self, arr: npt.NDArray[Any], index: int
+    ) -> tuple[ByteArray, tuple[float, float] | None]:
+        if arr.dtype.kind in "iu" and arr.dtype.itemsize <= 2 and arr.size >= _TABLE_MIN_PIXELS:
+            return self._render_by_table(arr, index)
+        return self._map(arr, index)
+
+    def _render_by_table(
+        self, arr: npt.NDArray[Any], index: int
+    ) -> tuple[ByteArray, tuple[float, float] | None]:
+        """The same mapping, computed once per stored value that occurs and then looked up.
+
+        Every step (modality LUT or rescale, window or VOI LUT, inversion) maps each stored
+        value on its own, so mapping the range min..max (at most 65,536 values) and indexing
+        gives identical pixels at a fraction of the cost of float arithmetic on every pixel.
+        """
+        low, high = int(arr.min()), int(arr.max())
+        offsets = np.subtract(arr, low, dtype=np.int32)
+        domain = np.arange(low, high + 1, dtype=np.int32)
+        needs_auto = (
+            self._auto_window is None
+            and _frame_window(self._ds, index) is None
+            and self._voi_lut is None
+        )
+        if needs_auto:
+            table_values, has_modality = self._modality(domain, index)
+            self._auto_window = self._automatic_window(
+                arr, table_values[offsets], has_modality=has_modality
+            )
+        table, window = self._map(domain, index)
+        return table[offsets], window
+
+    def _map(
         self, arr: npt.NDArray[Any], index: int
     ) -> tuple[ByteArray, tuple[float, float] | None]:
         values, has_modality = self._modality(arr, index)

@@ -7,17 +7,21 @@ at all; the same SOP Instance UID twice is stored once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
 import logging
 import zlib
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -42,6 +46,7 @@ from hds.crypto.records import (
 )
 
 logger = logging.getLogger(__name__)
+_INGEST_THREADS = 2
 Status = Literal["stored", "duplicate", "error"]
 
 
@@ -53,6 +58,7 @@ class IngestResult:
     status: Status
     message: str
     study_id: UUID | None = None
+    missing_bytes: int = 0  # set when the file did not fit into the quota
 
 
 # ---------------------------------------------------------------------------------- records
@@ -117,14 +123,14 @@ def check_quota(account: Account, incoming_bytes: int) -> None:
     free = account.quota_bytes - used_bytes(account)
     if incoming_bytes > free:
         missing = incoming_bytes - free
-        raise QuotaExceeded(
-            _(
-                "Not enough storage: %(missing)s more space is needed. Delete older data or "
-                "get more storage."
-            )
-            % {"missing": _megabytes(missing)},
-            missing_bytes=missing,
-        )
+        raise QuotaExceeded(_quota_message(missing), missing_bytes=missing)
+
+
+def _quota_message(missing: int) -> str:
+    return _(
+        "Not enough storage: %(missing)s more space is needed. Delete older data or "
+        "get more storage."
+    ) % {"missing": _megabytes(missing)}
 
 
 # ----------------------------------------------------------------------------------- ingest
@@ -300,7 +306,7 @@ def _store_item(
             holding.updated_at = timezone.now()
             holding.save()
             Study.objects.filter(pk=opened.study.pk).update(
-                size_bytes=opened.study.size_bytes + len(data), updated_at=timezone.now()
+                size_bytes=F("size_bytes") + len(data), updated_at=timezone.now()
             )
     except IntegrityError:
         _delete_objects_now(written)
@@ -323,37 +329,194 @@ def _delete_objects_now(keys: list[str]) -> None:
 def ingest_file(
     account: Account, ams: bytes, *, name: str, data: bytes, attach_to: Study | None = None
 ) -> IngestResult:
-    """Store one uploaded file (DICOM instance or PDF finding) encrypted in the account."""
-    try:
-        if data.startswith(b"%PDF-"):
+    """Store one uploaded file (DICOM instance or PDF finding) encrypted in the account.
+
+    Raises ``QuotaExceeded`` when the file does not fit; nothing is stored then.
+    """
+    if data.startswith(b"%PDF-"):
+        try:
             return _ingest_finding(account, ams, name=name, data=data, attach_to=attach_to)
-        ds = read_dataset(data)
-        opened = _study_for_dataset(account, ams, ds)
-        meta = _instance_meta(ds, data, name)
-        dedupe = blind_index(opened.index_key, meta["sop_uid"])
-        if Item.objects.filter(study=opened.study, dedupe_index=dedupe).exists():
-            return IngestResult(name, "duplicate", _("Already in your documents."), opened.study.id)
-        frames, render_info = _render(ds)
-        meta.update(render_info)
-        status = _store_item(
-            account,
-            ams,
-            opened,
-            kind=Item.Kind.INSTANCE,
-            dedupe=dedupe,
-            data=data,
-            meta=meta,
-            frames=frames,
-            blob_kind=BlobKind.INSTANCE,
-        )
-    except (IngestError, StudyLocked) as exc:
-        return IngestResult(name, "error", str(exc))
-    if status == "duplicate":
-        return IngestResult(name, "duplicate", _("Already in your documents."), opened.study.id)
+        except (IngestError, StudyLocked) as exc:
+            return IngestResult(name, "error", str(exc))
+    (result,) = ingest_files(account, ams, [(name, data)])
+    if result.missing_bytes:
+        raise QuotaExceeded(result.message, missing_bytes=result.missing_bytes)
+    return result
+
+
+@dataclass
+class _Prepared:
+    """A parsed, rendered and encrypted instance whose rows are not written yet."""
+
+    position: int
+    name: str
+    size: int
+    opened: OpenStudy
+    dedupe: str
+    meta: dict[str, Any]
+    blob: Blob | None = None
+    rendering: Blob | None = None
+
+    @property
+    def blob_keys(self) -> list[str]:
+        return [str(b.id) for b in (self.blob, self.rendering) if b is not None]
+
+
+def ingest_files(
+    account: Account, ams: bytes, files: Sequence[tuple[str, bytes]]
+) -> list[IngestResult]:
+    """Store DICOM files (``(name, data)`` pairs) encrypted in the account, one result each.
+
+    Each file is parsed, rendered and its blobs written first; then the rows of each study go
+    in with one transaction, one quota check and one update of the study summary, which is what
+    makes a STOW-RS request of many instances fast. A file that would exceed the quota, and every
+    file after it, gets an error result with ``missing_bytes`` set and leaves nothing behind.
+    """
+    results: list[IngestResult | None] = [None] * len(files)
+    studies: dict[str, OpenStudy] = {}
+    pending: dict[UUID, list[_Prepared]] = {}
+    seen: set[tuple[UUID, str]] = set()
+    free = account.quota_bytes - used_bytes(account)
+    reserved = 0
+    inflight: deque[tuple[_Prepared, Future[tuple[Blob, Blob | None]]]] = deque()
+
+    def collect() -> None:
+        prepared, future = inflight.popleft()
+        prepared.blob, prepared.rendering = future.result()
+        pending.setdefault(prepared.opened.study.id, []).append(prepared)
+
+    # Rendering and encrypting run in threads (numpy, Pillow, AES-GCM and fsync release the
+    # GIL) while the next file is parsed; the database is only used from this thread.
+    with ThreadPoolExecutor(max_workers=_INGEST_THREADS, thread_name_prefix="ingest") as pool:
+        try:
+            for position, (name, data) in enumerate(files):
+                if reserved + len(data) > free:
+                    results[position:] = [
+                        _quota_result(n, reserved + len(d) - free) for n, d in files[position:]
+                    ]
+                    break
+                try:
+                    ds = read_dataset(data)
+                    study_uid = text(ds, "StudyInstanceUID")
+                    opened = studies.get(study_uid)
+                    if opened is None:
+                        opened = studies[study_uid] = _study_for_dataset(account, ams, ds)
+                    meta = _instance_meta(ds, data, name)
+                    dedupe = blind_index(opened.index_key, meta["sop_uid"])
+                    if (opened.study.id, dedupe) in seen or Item.objects.filter(
+                        study=opened.study, dedupe_index=dedupe
+                    ).exists():
+                        results[position] = _duplicate(name, opened)
+                        continue
+                except (IngestError, StudyLocked) as exc:
+                    results[position] = IngestResult(name, "error", str(exc))
+                    continue
+                seen.add((opened.study.id, dedupe))
+                reserved += len(data)
+                prepared = _Prepared(position, name, len(data), opened, dedupe, meta)
+                inflight.append((prepared, pool.submit(_render_and_write, prepared, ds, data)))
+                del ds
+                while len(inflight) > 2 * _INGEST_THREADS:
+                    collect()
+            while inflight:
+                collect()
+        except BaseException:
+            # Wait for what is still running, then remove every object this call wrote.
+            written = [k for batch in pending.values() for p in batch for k in p.blob_keys]
+            for _prepared, future in inflight:
+                with contextlib.suppress(BaseException):
+                    written += [str(b.id) for b in future.result() if b is not None]
+            _delete_objects_now(written)
+            raise
+    for batch in pending.values():
+        for prepared, result in zip(batch, _commit_instances(account, ams, batch), strict=True):
+            results[prepared.position] = result
+    return [r for r in results if r is not None]
+
+
+def _render_and_write(prepared: _Prepared, ds: Dataset, data: bytes) -> tuple[Blob, Blob | None]:
+    """Render the instance (into ``prepared.meta``) and write its encrypted blobs."""
+    frames, render_info = _render(ds)
+    prepared.meta.update(render_info)
+    blob = write_blob(prepared.opened, BlobKind.INSTANCE, [data])
+    try:
+        rendered = write_blob(prepared.opened, BlobKind.RENDERING, frames) if frames else None
+    except BaseException:
+        _delete_objects_now([str(blob.id)])
+        raise
+    return blob, rendered
+
+
+def _duplicate(name: str, opened: OpenStudy) -> IngestResult:
+    return IngestResult(name, "duplicate", _("Already in your documents."), opened.study.id)
+
+
+def _quota_result(name: str, missing: int) -> IngestResult:
+    return IngestResult(name, "error", _quota_message(missing), missing_bytes=missing)
+
+
+def _stored(prepared: _Prepared) -> IngestResult:
     message = _("Stored.")
-    if render_info.get("render_error"):
-        message = _("Stored, but no preview: %(reason)s") % {"reason": render_info["render_error"]}
-    return IngestResult(name, "stored", message, opened.study.id)
+    if prepared.meta.get("render_error"):
+        message = _("Stored, but no preview: %(reason)s") % {
+            "reason": prepared.meta["render_error"]
+        }
+    return IngestResult(prepared.name, "stored", message, prepared.opened.study.id)
+
+
+def _commit_instances(account: Account, ams: bytes, batch: list[_Prepared]) -> list[IngestResult]:
+    """Write the rows of prepared instances of one study; remove the blobs of what is not kept."""
+    opened = batch[0].opened
+    try:
+        with transaction.atomic():
+            holding = Holding.objects.select_for_update().get(account=account, study=opened.study)
+            existing = set(
+                Item.objects.filter(
+                    study=opened.study, dedupe_index__in=[p.dedupe for p in batch]
+                ).values_list("dedupe_index", flat=True)
+            )
+            kept = [p for p in batch if p.dedupe not in existing]
+            incoming = sum(p.size for p in kept)
+            free = account.quota_bytes - used_bytes(account)
+            if incoming > free:
+                _delete_objects_now([k for p in batch for k in p.blob_keys])
+                return [_quota_result(p.name, incoming - free) for p in batch]
+            Blob.objects.bulk_create(
+                [b for p in kept for b in (p.blob, p.rendering) if b is not None]
+            )
+            summary = read_summary(holding, ams)
+            items = []
+            for p in kept:
+                item = Item(
+                    study=opened.study,
+                    kind=Item.Kind.INSTANCE,
+                    dedupe_index=p.dedupe,
+                    blob=p.blob,
+                    rendering=p.rendering,
+                    size=p.size,
+                )
+                _seal_item(opened, item, p.meta)
+                _merge_instance(summary, p.meta, item)
+                items.append(item)
+            Item.objects.bulk_create(items)
+            _seal_summary(holding, ams, summary)
+            holding.bytes += incoming
+            holding.updated_at = timezone.now()
+            holding.save()
+            Study.objects.filter(pk=opened.study.pk).update(
+                size_bytes=F("size_bytes") + incoming, updated_at=timezone.now()
+            )
+    except IntegrityError:
+        # A parallel upload stored some of these a moment earlier: go one by one.
+        if len(batch) == 1:
+            _delete_objects_now(batch[0].blob_keys)
+            return [_duplicate(batch[0].name, opened)]
+        return [r for p in batch for r in _commit_instances(account, ams, [p])]
+    except BaseException:
+        _delete_objects_now([k for p in batch for k in p.blob_keys])
+        raise
+    _delete_objects_now([k for p in batch if p.dedupe in existing for k in p.blob_keys])
+    return [_stored(p) if p.dedupe not in existing else _duplicate(p.name, opened) for p in batch]
 
 
 def _ingest_finding(

@@ -1,7 +1,8 @@
 """STOW-RS: store the parts of a multipart/related request through the one ingest service.
 
 Each part is one DICOM Part-10 file. Its UIDs are read from its header (for the response and,
-for ``POST studies/{study}``, the study check); then ``ingest_file`` encrypts and stores it.
+for ``POST studies/{study}``, the study check); then ``ingest_files`` encrypts and stores the
+parts, a batch at a time.
 A full quota stops the request: that part and every later one fail with 0xA700.
 """
 
@@ -17,8 +18,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from hds.archive.errors import QuotaExceeded
-from hds.archive.services import ingest_file
+from hds.archive.services import ingest_files
 from hds.dicomweb.auth import Caller
 from hds.dicomweb.multipart import Part
 
@@ -31,6 +31,9 @@ PROCESSING_FAILURE: Final = 0x0110  # an unexpected failure while storing
 # Implementation specific, in the "cannot understand" range as Table I.2-2 allows (the same
 # code dcm4chee-arc uses): the instance is not of the study named in the request URL.
 WRONG_STUDY: Final = 0xC409
+
+BATCH_PARTS: Final = 50
+BATCH_BYTES: Final = 64 * 1024 * 1024
 
 _IDENTIFYING: Final = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
 
@@ -95,8 +98,37 @@ def _outcome(ds: Dataset | None, failure: int | None = None) -> Outcome:
 
 
 def store_parts(caller: Caller, parts: Iterable[Part], *, study_uid: str | None) -> StowResult:
-    """Store every part in the caller's account, in order (``study_uid``: the target study)."""
+    """Store every part in the caller's account, in order (``study_uid``: the target study).
+
+    Parts go to the ingest service in batches (``BATCH_PARTS`` parts or ``BATCH_BYTES``), so
+    each batch costs one transaction per study while memory stays bounded.
+    """
     result = StowResult()
+    batch: list[tuple[int, Dataset, bytes]] = []
+    batch_bytes = 0
+
+    def flush() -> None:
+        nonlocal batch_bytes
+        if not batch:
+            return
+        files = [(f"{_outcome(ds).sop_uid}.dcm", data) for _, ds, data in batch]
+        try:
+            stored = ingest_files(caller.account, caller.ams, files)
+        except Exception as exc:
+            # Messages of library errors may quote file contents: log the type only.
+            logger.warning("STOW-RS batch failed: %s", type(exc).__name__)
+            for index, ds, _ in batch:
+                result.outcomes[index] = _outcome(ds, PROCESSING_FAILURE)
+        else:
+            for (index, ds, _), outcome in zip(batch, stored, strict=True):
+                if outcome.missing_bytes:
+                    result.quota_message = result.quota_message or outcome.message
+                    result.outcomes[index] = _outcome(ds, OUT_OF_RESOURCES)
+                elif outcome.status == "error":
+                    result.outcomes[index] = _outcome(ds, CANNOT_UNDERSTAND)
+        batch.clear()
+        batch_bytes = 0
+
     for part in parts:
         ds = _read_identity(part.data)
         if result.quota_message is not None:
@@ -105,23 +137,13 @@ def store_parts(caller: Caller, parts: Iterable[Part], *, study_uid: str | None)
         if ds is None:
             result.outcomes.append(_outcome(None, CANNOT_UNDERSTAND))
             continue
-        identity = _outcome(ds)
-        if study_uid is not None and identity.study_uid != study_uid:
+        if study_uid is not None and _outcome(ds).study_uid != study_uid:
             result.outcomes.append(_outcome(ds, WRONG_STUDY))
             continue
-        try:
-            stored = ingest_file(
-                caller.account, caller.ams, name=f"{identity.sop_uid}.dcm", data=part.data
-            )
-        except QuotaExceeded as exc:
-            result.quota_message = str(exc)
-            result.outcomes.append(_outcome(ds, OUT_OF_RESOURCES))
-            continue
-        except Exception as exc:
-            # Messages of library errors may quote file contents: log the type only.
-            logger.warning("STOW-RS part failed: %s", type(exc).__name__)
-            result.outcomes.append(_outcome(ds, PROCESSING_FAILURE))
-            continue
-        failure = CANNOT_UNDERSTAND if stored.status == "error" else None
-        result.outcomes.append(_outcome(ds, failure))
+        result.outcomes.append(_outcome(ds))  # stored, unless its batch says otherwise
+        batch.append((len(result.outcomes) - 1, ds, part.data))
+        batch_bytes += len(part.data)
+        if len(batch) >= BATCH_PARTS or batch_bytes >= BATCH_BYTES:
+            flush()
+    flush()
     return result
