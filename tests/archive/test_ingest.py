@@ -8,6 +8,9 @@ from io import BytesIO
 import pytest
 from django.test import Client
 from PIL import Image
+from pydicom import dcmread
+from pydicom.encaps import encapsulate
+from pydicom.uid import MPEG2MPML
 
 from hds.accounts.models import Account
 from hds.archive.models import Blob, Holding, Item, Study
@@ -198,3 +201,21 @@ def test_account_deletion_removes_its_studies_and_blobs(
     alice_client.post("/account/delete/", {"password": alice.password, "understand": "on"})
     assert not Study.objects.exists()
     assert blob_files() == []
+
+
+def test_no_preview_reason_is_shown_in_the_readers_language(
+    alice_client: Client, alice: Persona
+) -> None:
+    ds = dcmread(BytesIO(ct_series(1)[0]))
+    ds.file_meta.TransferSyntaxUID = MPEG2MPML
+    ds.PixelData = encapsulate([b"\x00\x00\x01\xb3" + b"\x00" * 60])
+    out = BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    result = upload_ok(alice_client, out.getvalue(), "video.dcm")
+    assert result["status"] == "stored"
+    assert result["message"] == (
+        "Stored, but no preview: No decoder for MPEG2 Main Profile / Main Level here"
+    )
+    Account.objects.filter(pk=alice.account.pk).update(language="de")
+    page = alice_client.get(result["study_url"]).content.decode()
+    assert "Kein Decoder für MPEG2 Main Profile / Main Level vorhanden" in page

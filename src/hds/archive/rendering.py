@@ -48,15 +48,31 @@ _AUTO_MAX_SAMPLES: Final = 1 << 20
 # Pixel aspect ratios outside this band are treated as corrupt and ignored.
 _ASPECT_BOUNDS: Final = (0.2, 5.0)
 
-_ATTRIBUTES_INVALID: Final = "Image attributes are missing or invalid"
-_CORRUPT: Final = "Pixel data is truncated or corrupt"
+
+def gettext_noop(message: str) -> str:
+    """Mark a reason for translation (Django's makemessages finds it); the web layer translates
+    it when it shows it, in the reader's language. This module stays free of Django."""
+    return message
+
+
+_ATTRIBUTES_INVALID: Final = gettext_noop("Image attributes are missing or invalid")
+_CORRUPT: Final = gettext_noop("Pixel data is truncated or corrupt")
 
 FloatArray = npt.NDArray[np.float32]
 ByteArray = npt.NDArray[np.uint8]
 
 
 class RenderError(Exception):
-    """The dataset cannot be shown; the message is a short reason fit for a user."""
+    """The dataset cannot be shown; the message is a short reason fit for a user.
+
+    ``reason`` is the English text marked for translation, ``params`` fill its ``%(name)s``
+    placeholders; ``str()`` gives the English sentence.
+    """
+
+    def __init__(self, reason: str, **params: str | int) -> None:
+        super().__init__(reason % params if params else reason)
+        self.reason = reason
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -99,7 +115,7 @@ def make_thumbnail(jpeg: bytes, *, size: int = 160) -> bytes:
             out = io.BytesIO()
             thumbnail.save(out, format="JPEG", quality=THUMBNAIL_QUALITY)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError):
-        raise RenderError("Not a readable JPEG image") from None
+        raise RenderError(gettext_noop("Not a readable JPEG image")) from None
     return out.getvalue()
 
 
@@ -115,7 +131,7 @@ def render_dataset(ds: Dataset, *, max_size: int = 2048, max_frames: int = 2000)
     if max_size < 1 or max_frames < 1:
         raise ValueError("max_size and max_frames must be at least 1")
     if not any(keyword in ds for keyword in _PIXEL_KEYWORDS):
-        raise RenderError("Not an image (no pixel data)")
+        raise RenderError(gettext_noop("Not an image (no pixel data)"))
     try:
         decoder = _decoder_for(_transfer_syntax(ds))
         # Corrupt values may overflow; the results are clipped, so numpy need not warn.
@@ -126,7 +142,7 @@ def render_dataset(ds: Dataset, *, max_size: int = 2048, max_frames: int = 2000)
     except Exception as exc:
         # Library messages may quote element values: log the type only, chain nothing.
         logger.warning("Rendering failed unexpectedly: %s", type(exc).__name__)
-        raise RenderError("This image could not be rendered") from None
+        raise RenderError(gettext_noop("This image could not be rendered")) from None
 
 
 # --- Decoding -------------------------------------------------------------------------
@@ -141,7 +157,7 @@ def _transfer_syntax(ds: Dataset) -> UID:
     # encoding it was read with tells which native syntax.
     is_implicit, is_little = ds.original_encoding
     if is_implicit is None or is_little is None:
-        raise RenderError("The transfer syntax is unknown")
+        raise RenderError(gettext_noop("The transfer syntax is unknown"))
     if is_implicit:
         return ImplicitVRLittleEndian
     return ExplicitVRLittleEndian if is_little else ExplicitVRBigEndian
@@ -149,13 +165,16 @@ def _transfer_syntax(ds: Dataset) -> UID:
 
 def _decoder_for(tsyntax: UID) -> Decoder:
     # Echo only transfer syntax names from the standard, never an arbitrary value.
-    name = tsyntax.name if tsyntax.type == "Transfer Syntax" else "this transfer syntax"
+    if tsyntax.type == "Transfer Syntax":
+        missing = RenderError(gettext_noop("No decoder for %(name)s here"), name=tsyntax.name)
+    else:
+        missing = RenderError(gettext_noop("No decoder for this transfer syntax here"))
     try:
         decoder = get_decoder(tsyntax)
     except NotImplementedError:
-        raise RenderError(f"No decoder for {name} here") from None
+        raise missing from None
     if not decoder.is_available:
-        raise RenderError(f"No decoder for {name} here")
+        raise missing
     return decoder
 
 
@@ -247,7 +266,7 @@ def _decoded_frames(
             # pydicom's check for a missing Image Pixel element.
             raise RenderError(_ATTRIBUTES_INVALID) from None
         except NotImplementedError:
-            raise RenderError("This pixel format is not supported") from None
+            raise RenderError(gettext_noop("This pixel format is not supported")) from None
         except (ValueError, RuntimeError, EOFError):
             # ValueError: length checks; RuntimeError: every decoding plugin failed.
             raise RenderError(_CORRUPT) from None
@@ -263,7 +282,9 @@ def _decoded_frames(
 def _render(ds: Dataset, decoder: Decoder, *, max_size: int, max_frames: int) -> Rendering:
     module = _read_pixel_module(ds)
     if module.frames > max_frames:
-        raise RenderError(f"Too many frames (the limit is {max_frames})")
+        raise RenderError(
+            gettext_noop("Too many frames (the limit is %(limit)s)"), limit=max_frames
+        )
     width, height = _output_size(ds, module, max_size)
     grey: _GreyPipeline | None = None
     palette: _Palette | None = None
@@ -343,7 +364,7 @@ def _colour_to_rgb(arr: npt.NDArray[Any], photometric: str, bits_stored: int) ->
         pixels = convert_color_space(pixels, "YBR_FULL", "RGB")
     elif photometric not in ("RGB", *_GREY):
         # YBR_RCT and the YBR_PARTIAL spaces are undone by the decoders when they can be.
-        raise RenderError("This colour space is not supported")
+        raise RenderError(gettext_noop("This colour space is not supported"))
     return pixels
 
 
@@ -368,14 +389,14 @@ class _Palette:
     def from_dataset(cls, ds: Dataset) -> _Palette:
         descriptor = _int_values(ds.get("RedPaletteColorLookupTableDescriptor"))
         if len(descriptor) != 3:
-            raise RenderError("The colour palette is missing or invalid")
+            raise RenderError(gettext_noop("The colour palette is missing or invalid"))
         entries = descriptor[0] or 1 << 16
         first_mapped = _first_mapped(descriptor[1], ds)
         indices = np.arange(first_mapped, first_mapped + entries, dtype=np.int64)
         try:
             rgb = apply_color_lut(indices, ds)[:, :3]
         except (ValueError, AttributeError, TypeError, IndexError):
-            raise RenderError("The colour palette is missing or invalid") from None
+            raise RenderError(gettext_noop("The colour palette is missing or invalid")) from None
         # PS3.3 C.7.6.3.1.5: 16-bit entries span 0-65535, yet some writers store 8-bit values.
         top = 255.0 if rgb.dtype == np.uint8 or int(rgb.max(initial=0)) <= 255 else 65535.0
         table = np.rint(rgb.astype(np.float32) * np.float32(255.0 / top)).astype(np.uint8)
@@ -566,7 +587,7 @@ def _modality_lut(ds: Dataset) -> _Lut | None:
         return None
     lut = _read_lut(sequence[0], ds)
     if lut is None:
-        raise RenderError("The Modality LUT is invalid")
+        raise RenderError(gettext_noop("The Modality LUT is invalid"))
     return _Lut(first_mapped=lut.first_mapped, table=lut.table)
 
 

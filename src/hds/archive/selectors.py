@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from hds.accounts.models import Account
 from hds.archive.keys import OpenStudy
 from hds.archive.models import Holding, Item
-from hds.archive.services import display_date, read_item_meta, read_summary
+from hds.archive.services import display_date, read_item_meta, read_summary, render_error_text
 from hds.crypto.errors import InvalidCiphertext
 
 
@@ -137,7 +137,7 @@ class SeriesView:
     @property
     def render_errors(self) -> list[str]:
         """Why some instances have no preview."""
-        return sorted({str(m["render_error"]) for _, m in self.items if m.get("render_error")})
+        return sorted({render_error_text(m) for _, m in self.items if m.get("render_error")})
 
 
 def study_contents(opened: OpenStudy) -> tuple[list[SeriesView], list[tuple[Item, dict[str, Any]]]]:

@@ -223,7 +223,7 @@ def _render(ds: Dataset) -> tuple[list[bytes], dict[str, Any]]:
     try:
         result = rendering.render_dataset(ds)
     except rendering.RenderError as exc:
-        return [], {"render_error": str(exc), "jpeg": []}
+        return [], {"render_error": exc.reason, "render_error_params": exc.params, "jpeg": []}
     offsets, position = [], 0
     for frame in result.frames:
         offsets.append([position, len(frame), zlib.crc32(frame)])
@@ -236,6 +236,18 @@ def _render(ds: Dataset) -> tuple[list[bytes], dict[str, Any]]:
         "window": [result.window_center, result.window_width],
     }
     return result.frames, info
+
+
+def render_error_text(meta: dict[str, Any]) -> str:
+    """Why an instance has no preview, in the active language ("" if it has one)."""
+    reason = meta.get("render_error")
+    if not reason:
+        return ""
+    params = meta.get("render_error_params") or {}
+    try:
+        return _(str(reason)) % params if params else _(str(reason))
+    except (KeyError, TypeError, ValueError):
+        return str(reason)
 
 
 def _merge_instance(summary: dict[str, Any], meta: dict[str, Any], item: Item) -> None:
@@ -459,7 +471,7 @@ def _stored(prepared: _Prepared) -> IngestResult:
     message = _("Stored.")
     if prepared.meta.get("render_error"):
         message = _("Stored, but no preview: %(reason)s") % {
-            "reason": prepared.meta["render_error"]
+            "reason": render_error_text(prepared.meta)
         }
     return IngestResult(prepared.name, "stored", message, prepared.opened.study.id)
 
