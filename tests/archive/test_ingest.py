@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from io import BytesIO
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -219,3 +220,15 @@ def test_no_preview_reason_is_shown_in_the_readers_language(
     Account.objects.filter(pk=alice.account.pk).update(language="de")
     page = alice_client.get(result["study_url"]).content.decode()
     assert "Kein Decoder für MPEG2 Main Profile / Main Level vorhanden" in page
+
+
+def test_an_upload_above_the_size_limit_gets_a_clear_413_unread(
+    alice_client: Client, settings: Any
+) -> None:
+    settings.MAX_UPLOAD_FILE_BYTES = 1024
+    response = upload(alice_client, b"\0" * 200_000, "big.dcm")
+    assert response.status_code == 413
+    assert response.json()["detail"] == "This file is larger than the server accepts."
+    small_enough = upload(alice_client, b"\0" * 2000, "medium.dcm")  # passes the framing margin
+    assert small_enough.status_code == 413  # ... and the view's exact per-file check refuses it
+    assert not Item.objects.exists()

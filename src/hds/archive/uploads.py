@@ -15,7 +15,12 @@ from typing_extensions import override
 
 
 class InMemoryUploadHandler(MemoryFileUploadHandler):
-    """Keep uploads in memory whatever their size, up to ``MAX_UPLOAD_FILE_BYTES`` per request."""
+    """Keep uploads in memory whatever their size, up to about ``MAX_UPLOAD_FILE_BYTES``.
+
+    Declared bodies above the limit never get here: ``UploadSizeMiddleware`` answers 413 for
+    them, and the upload view checks each file's exact size. This handler bounds what a body
+    without a declared length (chunked) can make us hold.
+    """
 
     @override
     def handle_raw_input(
@@ -26,7 +31,15 @@ class InMemoryUploadHandler(MemoryFileUploadHandler):
         boundary: str,
         encoding: str | None = None,
     ) -> None:
-        """Always take the upload in memory; refuse bodies above the hard limit."""
-        if content_length > settings.MAX_UPLOAD_FILE_BYTES:
-            raise StopUpload(connection_reset=True)
+        """Always take the upload in memory."""
         self.activated = True
+        self._received = 0
+
+    @override
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        """Count what arrives; stop the upload (the file is dropped) above the limit."""
+        self._received += len(raw_data)
+        # A little over the limit still reaches the view, whose exact check says what is wrong.
+        if self._received > settings.MAX_UPLOAD_FILE_BYTES + 64 * 1024:
+            raise StopUpload(connection_reset=True)
+        return super().receive_data_chunk(raw_data, start)
