@@ -304,13 +304,16 @@ LOG_LEVEL = env_choice("HDS_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ER
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_secrets": {"()": "hds.core.logging.MaskSecretsFilter"}},
+    "filters": {
+        "mask_secrets": {"()": "hds.core.logging.MaskSecretsFilter"},
+        "withhold_file_contents": {"()": "hds.core.logging.WithholdFileContentsFilter"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["mask_secrets"],
+            "filters": ["withhold_file_contents", "mask_secrets"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -23,3 +23,22 @@ class MaskSecretsFilter(logging.Filter):
         if masked != message:
             record.msg, record.args = masked, None
         return True
+
+
+class WithholdFileContentsFilter(logging.Filter):
+    """Replace messages of DICOM libraries by their level only.
+
+    pydicom's and pynetdicom's warnings quote element values ("Invalid value for VR PN:
+    'Doe^Jane'"), which are patient data; the log keeps that something happened, not what.
+    """
+
+    LIBRARIES = ("pydicom", "pynetdicom", "pylibjpeg", "PIL")
+
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the message in place; never drop the record."""
+        if record.name.split(".", 1)[0] in self.LIBRARIES:
+            record.msg = "%s reported a problem with a file (details withheld: may quote data)"
+            record.args = (record.name,)
+            record.exc_info = record.exc_text = None
+        return True
