@@ -7,6 +7,7 @@ from io import BytesIO
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 from pydicom import dcmread
@@ -232,3 +233,57 @@ def test_an_upload_above_the_size_limit_gets_a_clear_413_unread(
     small_enough = upload(alice_client, b"\0" * 2000, "medium.dcm")  # passes the framing margin
     assert small_enough.status_code == 413  # ... and the view's exact per-file check refuses it
     assert not Item.objects.exists()
+
+
+def _upload_many(client: Client, files: list[tuple[str, bytes]], **fields: str) -> Any:
+    return client.post(
+        "/api/v1/uploads",
+        {
+            "file": [SimpleUploadedFile(name.rsplit("/", 1)[-1], data) for name, data in files],
+            "path": [name for name, _ in files],
+            **fields,
+        },
+    )
+
+
+def test_several_files_in_one_request_get_one_result_each_in_order(
+    alice_client: Client,
+) -> None:
+    a, b, c = ct_series(3)
+    files = [
+        ("CD/DICOM/IM1", a),
+        ("CD/readme.txt", b"Thank you for choosing our radiology"),
+        ("CD/DICOM/IM2", b),
+        ("CD/Befund.pdf", PDF),
+        ("CD/DICOM/IM1-copy", a),
+        ("CD/DICOM/IM3", c),
+    ]
+    response = _upload_many(alice_client, files)
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [(r["name"], r["status"]) for r in results] == [
+        ("CD/DICOM/IM1", "stored"),
+        ("CD/readme.txt", "error"),
+        ("CD/DICOM/IM2", "stored"),
+        ("CD/Befund.pdf", "stored"),
+        ("CD/DICOM/IM1-copy", "duplicate"),
+        ("CD/DICOM/IM3", "stored"),
+    ]
+    assert results[1]["message"] == "This is not a DICOM file."
+    assert Item.objects.filter(kind="instance").count() == 3
+    assert Item.objects.filter(kind="finding").count() == 1
+    assert len(blob_files()) == 3 * 2 + 1
+
+
+def test_a_request_that_outgrows_the_quota_says_what_was_stored(
+    alice_client: Client, alice: Persona
+) -> None:
+    files = ct_series(3)
+    Account.objects.filter(pk=alice.account.pk).update(quota_bytes=len(files[0]) + 100)
+    response = _upload_many(alice_client, [(f"IM{n}", f) for n, f in enumerate(files)])
+    assert response.status_code == 413
+    body = response.json()
+    assert "more space is needed" in body["detail"]
+    assert [r["status"] for r in body["results"]] == ["stored", "error", "error"]
+    assert Item.objects.count() == 1
+    assert len(blob_files()) == 2

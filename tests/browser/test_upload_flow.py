@@ -66,3 +66,37 @@ def test_upload_files_see_previews_and_download(
     assert len([n for n in names if n.startswith("JPEG/")]) == 3
     assert not errors, errors
     context.close()
+
+
+def test_many_files_go_up_in_groups_and_each_keeps_its_own_result(
+    browser: Any, live_server: Any, alice: Persona, tmp_path: Path
+) -> None:
+    """36 files make three requests of at most 16; results stay with their files."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i, data in enumerate(ct_series(34, description="CT Abdomen")):
+        (folder / f"IM{i:04d}").write_bytes(data)
+    (folder / "IM0020x").write_bytes(b"broken " * 50)  # sorts into the second group
+    (folder / "IM0003").rename(folder / "IM0003-copy")
+    (folder / "IM0003").write_bytes((folder / "IM0003-copy").read_bytes())
+
+    page = browser.new_page()
+    requests: list[str] = []
+    page.on(
+        "request",
+        lambda r: requests.append(r.url) if r.url.endswith("/api/v1/uploads") else None,
+    )
+    _login(page, live_server.url, alice)
+    page.goto(f"{live_server.url}/upload/")
+    page.locator("input[data-pick-files]").set_input_files(sorted(folder.iterdir()))
+
+    expect(page.locator("[data-done]")).to_be_visible(timeout=60_000)
+    expect(page.locator(".upload-results li.stored")).to_have_count(34)
+    expect(page.locator(".upload-results li.duplicate")).to_have_count(1)
+    error = page.locator(".upload-results li.error")
+    expect(error).to_have_count(1)
+    expect(error.locator(".result-path")).to_have_text("IM0020x")
+    duplicate = page.locator(".upload-results li.duplicate .result-path")
+    expect(duplicate).to_have_text("IM0003-copy")
+    assert len(requests) == 3
+    page.close()

@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import File, Form, NinjaAPI, Schema, Status
+from ninja import Field, File, Form, NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.files import UploadedFile
 from ninja.security import HttpBearer, django_auth
@@ -26,7 +26,13 @@ from hds.accounts.apitokens import check_token
 from hds.accounts.models import Account
 from hds.archive.access import access_study_by_id
 from hds.archive.errors import QuotaExceeded
-from hds.archive.services import check_quota, ingest_file, used_bytes
+from hds.archive.services import (
+    IngestResult,
+    check_quota,
+    ingest_file,
+    ingest_files,
+    used_bytes,
+)
 from hds.core.errors import NotFound
 from hds.keys.keyring import KeyringLocked, load_keyring
 
@@ -130,39 +136,71 @@ def upload_check(request: HttpRequest, payload: CheckIn) -> Any:
     return Status(200, {"ok": True, "free_bytes": account.quota_bytes - used_bytes(account)})
 
 
-@api.post("/uploads", response={200: UploadOut, 404: ErrorOut, 413: ErrorOut}, tags=["uploads"])
+class UploadErrorOut(Schema):
+    detail: str
+    results: list[ResultOut] = Field(default_factory=list)
+
+
+@api.post(
+    "/uploads",
+    response={200: UploadOut, 404: ErrorOut, 413: UploadErrorOut},
+    tags=["uploads"],
+)
 def upload(
     request: HttpRequest,
-    file: File[UploadedFile],
-    path: Form[str] = "",
+    file: File[list[UploadedFile]],
+    path: Form[list[str]] = [],  # noqa: B006 (ninja copies defaults)
     study: Form[str] = "",
 ) -> Any:
-    """Store one file (DICOM instance or PDF finding), encrypted; ``study`` attaches a PDF."""
+    """Store files (DICOM instances, PDF findings), encrypted: one result per file, in order.
+
+    Send one ``file`` part per file and, in the same order, a ``path`` field each (the name
+    shown in the results, e.g. the path on the CD). Several small files per request are much
+    faster than one each: the DICOM files of a request are stored with one commit per study.
+    ``study`` attaches PDFs to one of your studies. 413 when the files do not fit into the
+    storage: ``detail`` says how much is missing and ``results`` tells what was stored.
+    """
     account, ams = _account_and_ams(request)
-    if file.size is not None and file.size > settings.MAX_UPLOAD_FILE_BYTES:
-        return Status(413, {"detail": _("This file is larger than the server accepts.")})
+    for upload_file in file:
+        if upload_file.size is not None and upload_file.size > settings.MAX_UPLOAD_FILE_BYTES:
+            return Status(413, {"detail": _("This file is larger than the server accepts.")})
     attach_to = None
     if study:
         try:
             attach_to = access_study_by_id(account, study).study
         except NotFound:
             return Status(404, {"detail": _("Not found.")})
-    name = (path or file.name or "file")[:500]
-    try:
-        result = ingest_file(account, ams, name=name, data=file.read(), attach_to=attach_to)
-    except QuotaExceeded as exc:
-        return Status(413, {"detail": str(exc)})
-    study_url = f"/documents/{result.study_id}/" if result.study_id else None
-    return Status(
-        200,
+    names = [
+        ((path[n] if n < len(path) else "") or f.name or "file")[:500] for n, f in enumerate(file)
+    ]
+    contents = [f.read() for f in file]
+    results: list[IngestResult | None] = [None] * len(file)
+    dicom = [n for n, data in enumerate(contents) if not data.startswith(b"%PDF-")]
+    for n, result in zip(
+        dicom, ingest_files(account, ams, [(names[n], contents[n]) for n in dicom]), strict=True
+    ):
+        results[n] = result
+    for n, data in enumerate(contents):
+        if results[n] is None:
+            try:
+                results[n] = ingest_file(
+                    account, ams, name=names[n], data=data, attach_to=attach_to
+                )
+            except QuotaExceeded as exc:
+                results[n] = IngestResult(
+                    names[n], "error", str(exc), missing_bytes=exc.missing_bytes
+                )
+    body = [
         {
-            "results": [
-                {
-                    "name": name,
-                    "status": result.status,
-                    "message": result.message,
-                    "study_url": study_url,
-                }
-            ]
-        },
-    )
+            "name": result.name,
+            "status": result.status,
+            "message": result.message,
+            "study_url": f"/documents/{result.study_id}/" if result.study_id else None,
+        }
+        for result in results
+        if result is not None
+    ]
+    refused = next((r for r in results if r is not None and r.missing_bytes), None)
+    if refused is not None:
+        return Status(413, {"detail": refused.message, "results": body})
+    return Status(200, {"results": body})
