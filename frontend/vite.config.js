@@ -1,8 +1,9 @@
 import { defineConfig } from 'vite'
 
-// Entries; later: viewer: 'src/viewer.js' (Cornerstone3D).
+// Entries: the page script, and the Cornerstone3D viewer (src/viewer/, see docs/viewer.md).
 const input = {
-  pages: 'src/pages.js'
+  pages: 'src/pages.js',
+  viewer: 'src/viewer/main.js'
 }
 const entryNames = new Set(Object.keys(input))
 
@@ -11,6 +12,10 @@ const entryNames = new Set(Object.keys(input))
 export default defineConfig({
   base: '/static/',
   publicDir: false,
+  // The decode worker imports its codecs lazily: an ES module worker keeps those imports.
+  worker: {
+    format: 'es'
+  },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
@@ -18,7 +23,8 @@ export default defineConfig({
     sourcemap: false,
     // The lazily loaded password dictionaries are big by nature (English 1.2 MB, German
     // 0.8 MB, common 0.4 MB); pages.js itself stays around 70 kB.
-    chunkSizeWarningLimit: 1300,
+    // viewer.js (Cornerstone's rendering, tools and loader) is about 3.7 MB by nature.
+    chunkSizeWarningLimit: 4000,
     // (Vite 8 name; `rollupOptions` is its deprecated alias.)
     rolldownOptions: {
       input,

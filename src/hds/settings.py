@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "hds.accounts",
     "hds.notifications",
     "hds.archive",
+    "hds.viewer",
 ]
 
 MIDDLEWARE = [
@@ -231,6 +232,11 @@ WHITENOISE_USE_FINDERS = True
 # Encrypted blobs: a local folder (default) or "s3://bucket/prefix" (HDS_S3_* for the endpoint).
 BLOB_STORE_URL = env_str("BLOB_STORE_URL") or f"file://{DATA_DIR / 'blobs'}"
 MAX_UPLOAD_FILE_BYTES = env_int("HDS_MAX_UPLOAD_FILE_BYTES", 2 * 1024**3, minimum=1024)
+
+# Untrusted DICOM is rendered in isolated worker processes (hds.archive.sandbox); 0 = in-process.
+RENDER_WORKERS = env_int("HDS_RENDER_WORKERS", 2, minimum=0, maximum=64)
+RENDER_MEMORY_MB = env_int("HDS_RENDER_MEMORY_MB", 3072, minimum=512)
+RENDER_TIMEOUT_SECONDS = env_int("HDS_RENDER_TIMEOUT_SECONDS", 120, minimum=1)
 
 # Uploads never touch disk as plaintext: no temporary-file handler (SECURITY.md §3.12).
 FILE_UPLOAD_HANDLERS = ["hds.archive.uploads.InMemoryUploadHandler"]

@@ -7,6 +7,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/v1/", api.urls),
     path("dicomweb/", include("hds.dicomweb.urls")),
+    path("", include("hds.viewer.urls")),
     path("", include("hds.archive.urls")),
     path("", include("hds.accounts.urls")),
 ]

@@ -45,6 +45,8 @@ _UID_PATTERN: Final = re.compile(r"[0-9]+(\.[0-9]+)*")
 _AUTO_PERCENTILES: Final = (0.5, 99.5)
 # Enough samples for stable percentiles; bounds the time spent on a 40 MP mammogram.
 _AUTO_MAX_SAMPLES: Final = 1 << 20
+# Pixels per frame we decode for a preview: a mammogram has 20 M, a huge scan 100 M.
+MAX_FRAME_PIXELS: Final = 128_000_000
 # Pixel aspect ratios outside this band are treated as corrupt and ignored.
 _ASPECT_BOUNDS: Final = (0.2, 5.0)
 
@@ -284,6 +286,12 @@ def _render(ds: Dataset, decoder: Decoder, *, max_size: int, max_frames: int) ->
     if module.frames > max_frames:
         raise RenderError(
             gettext_noop("Too many frames (the limit is %(limit)s)"), limit=max_frames
+        )
+    if module.rows * module.columns > MAX_FRAME_PIXELS:
+        # A header can promise any size; refuse before a decoder allocates it (ASVS 5.2.6).
+        raise RenderError(
+            gettext_noop("The image is too large for a preview (at most %(limit)s megapixels)"),
+            limit=MAX_FRAME_PIXELS // 1_000_000,
         )
     width, height = _output_size(ds, module, max_size)
     grey: _GreyPipeline | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import hashlib
 import json
 import logging
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -33,6 +35,7 @@ from hds.archive.dicom import number, read_dataset, text
 from hds.archive.errors import IngestError, QuotaExceeded, StudyLocked
 from hds.archive.keys import OpenStudy, grant_study, open_study
 from hds.archive.models import Blob, Grant, Holding, Item, Study
+from hds.archive.sandbox import Limits, RenderPool
 from hds.archive.storage import delete_objects_after_commit, get_store, write_blob
 from hds.core.jobs import periodic
 from hds.crypto.blob import BlobKind
@@ -217,11 +220,28 @@ def _instance_meta(ds: Dataset, data: bytes, name: str) -> dict[str, Any]:
     }
 
 
-def _render(ds: Dataset) -> tuple[list[bytes], dict[str, Any]]:
+@functools.cache
+def render_pool() -> RenderPool | None:
+    """The isolated render workers of this process (started on first use); None when
+    ``HDS_RENDER_WORKERS=0`` asks for rendering in-process."""
+    if settings.RENDER_WORKERS == 0:
+        return None
+    return RenderPool(
+        Limits(
+            workers=settings.RENDER_WORKERS,
+            memory_bytes=settings.RENDER_MEMORY_MB * 1024 * 1024,
+            cpu_seconds=3600,  # per worker lifetime: a backstop; the timeout bounds each task
+            timeout_seconds=settings.RENDER_TIMEOUT_SECONDS,
+        )
+    )
+
+
+def _render(ds: Dataset, data: bytes) -> tuple[list[bytes], dict[str, Any]]:
     if "PixelData" not in ds:
         return [], {"render_error": None, "jpeg": []}
+    pool = render_pool()
     try:
-        result = rendering.render_dataset(ds)
+        result = rendering.render_dataset(ds) if pool is None else pool.render(data)
     except rendering.RenderError as exc:
         return [], {"render_error": exc.reason, "render_error_params": exc.params, "jpeg": []}
     offsets, position = [], 0
@@ -448,7 +468,7 @@ def ingest_files(
 
 def _render_and_write(prepared: _Prepared, ds: Dataset, data: bytes) -> tuple[Blob, Blob | None]:
     """Render the instance (into ``prepared.meta``) and write its encrypted blobs."""
-    frames, render_info = _render(ds)
+    frames, render_info = _render(ds, data)
     prepared.meta.update(render_info)
     blob = write_blob(prepared.opened, BlobKind.INSTANCE, [data])
     try:

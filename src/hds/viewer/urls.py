@@ -1,0 +1,10 @@
+from django.urls import path
+
+from hds.viewer import views
+
+app_name = "viewer"
+
+urlpatterns = [
+    path("viewer/<uuid:study_id>/", views.study, name="study"),
+    path("viewer/<uuid:study_id>/findings/<uuid:item_id>.pdf", views.finding, name="finding"),
+]

@@ -1,0 +1,166 @@
+"""The DICOM viewer page: a shell around the Cornerstone3D viewer built from ``frontend/``.
+
+The page carries no pixel data: the script reads metadata and frames over our WADO-RS with the
+session. What the page does carry (series list, labels) goes to the script as JSON in a
+``json_script`` element, and the script puts DICOM text into the DOM with ``textContent`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from csp.decorators import csp_replace, csp_update
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_safe
+
+from hds.accounts.models import Account
+from hds.accounts.views import unlocked_required
+from hds.archive.access import access_study_by_id
+from hds.archive.errors import StudyLocked
+from hds.archive.keys import OpenStudy, open_study
+from hds.archive.models import Holding, Item, Study
+from hds.archive.selectors import Entry, study_contents
+from hds.archive.services import display_date, read_summary
+from hds.archive.storage import reader
+from hds.core.errors import NotFound
+from hds.keys.keyring import load_keyring
+
+MAX_SELECTED_SERIES = 16
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
+MODES = ("full", "simple")
+
+
+def _csp(decorator: Any) -> Callable[[View], View]:
+    """django-csp's per-view decorators, typed for views with URL arguments too."""
+    return cast("Callable[[View], View]", decorator)
+
+
+def _open(request: HttpRequest, study_id: str) -> tuple[Holding, OpenStudy]:
+    """Access check, then the DEK; both failures look like a missing study."""
+    user = request.user
+    try:
+        holding = access_study_by_id(user, study_id)
+        assert isinstance(user, Account)
+        opened = open_study(holding.study, user, load_keyring(request).require("ams"))
+    except (NotFound, StudyLocked):
+        raise Http404 from None
+    return holding, opened
+
+
+def viewer_labels() -> dict[str, str]:
+    """Translated texts the viewer script builds at run time (the toolbar is in the template)."""
+    return {
+        "images": _("%(count)s images"),
+        "image": _("%(count)s image"),
+        "loading": _("Loading…"),
+        "loaded": _("%(loaded)s of %(total)s images loaded"),
+        "image_of": _("Image %(current)s of %(total)s"),
+        "slice": _("Image"),
+        "slice_location": _("Location %(value)s mm"),
+        "thickness": _("Thickness %(value)s mm"),
+        "window": _("W %(width)s L %(center)s"),
+        "zoom": _("Zoom %(value)s"),
+        "decode_error": _(
+            "This image cannot be shown: its format could not be decoded. The other images "
+            "are not affected; you can download the study and open it in another viewer."
+        ),
+        "load_error": _(
+            "This image could not be loaded. Check the connection and reload the page."
+        ),
+        "session_error": _("Your session has ended. Please log in again."),
+        "no_images": _("This series has no images to show."),
+        "findings": _("Findings"),
+        "no_findings": _("No findings for this study."),
+        "open_pdf": _("Open in a new tab"),
+    }
+
+
+def _series_config(study_id: str, opened: OpenStudy, wanted: list[str]) -> list[dict[str, Any]]:
+    series, _findings = study_contents(opened)
+    out = []
+    for view in series:
+        if wanted and view.uid not in wanted:
+            continue
+        thumb = view.thumb_item
+        out.append(
+            {
+                "uid": view.uid,
+                "number": view.number,
+                "modality": view.modality,
+                "description": view.description,
+                "images": view.frame_count,
+                "instances": len(view.items),
+                "thumbnail": (
+                    reverse("archive:thumbnail", args=[study_id, thumb.id]) if thumb else None
+                ),
+            }
+        )
+    return out
+
+
+@unlocked_required
+@require_safe
+@_csp(csp_update({"script-src": ["'wasm-unsafe-eval'"]}))
+def study(request: HttpRequest, study_id: str) -> HttpResponse:
+    """The viewer for a study, or for the series named by ``?series=<uid>`` (repeatable);
+    ``?mode=simple`` gives the patients' view with big buttons."""
+    holding, opened = _open(request, study_id)
+    if opened.study.kind != Study.Kind.IMAGING:
+        raise Http404
+    summary = read_summary(holding, load_keyring(request).require("ams"))
+    wanted = request.GET.getlist("series")[:MAX_SELECTED_SERIES]
+    series = _series_config(str(study_id), opened, wanted)
+    if wanted and not series:
+        raise Http404
+    _all, findings = study_contents(opened)
+    mode = request.GET.get("mode", "full")
+    config = {
+        "studyUid": str(summary.get("study_uid", "")),
+        "dicomweb": reverse("dicomweb:studies").removesuffix("/studies"),
+        "mode": mode if mode in MODES else "full",
+        "series": series,
+        "patient": str(summary.get("patient_name", "")).replace("^", " ").strip(),
+        "studyDate": display_date(str(summary.get("study_date", ""))),
+        "studyDescription": str(summary.get("description", "")),
+        "findings": [
+            {
+                "name": str(meta.get("name", "")),
+                "url": reverse("viewer:finding", args=[study_id, item.id]),
+            }
+            for item, meta in findings
+        ],
+        "download": reverse("archive:download", args=[study_id]) + "?dicom=1",
+        "labels": viewer_labels(),
+    }
+    return render(
+        request,
+        "viewer/viewer.html",
+        {
+            "config": config,
+            "title": Entry(holding=Holding(), summary=summary).title,
+            "study": opened.study,
+            "mode": config["mode"],
+        },
+    )
+
+
+@unlocked_required
+@require_safe
+@xframe_options_sameorigin
+@_csp(csp_replace({"frame-ancestors": ["'self'"]}))
+def finding(request: HttpRequest, study_id: str, item_id: str) -> HttpResponse:
+    """A finding (PDF) for the viewer's findings panel: like the archive's, but it may be shown
+    in a frame of our own pages."""
+    _holding, opened = _open(request, study_id)
+    item = Item.objects.filter(study=opened.study, pk=item_id, kind=Item.Kind.FINDING).first()
+    if item is None:
+        raise Http404
+    data = reader(opened, item.blob).read_range(0, item.size)
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = 'inline; filename="finding.pdf"'
+    return response

@@ -1,0 +1,133 @@
+"""The viewer page: who may open it, what it sends the script, and its headers."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.test import Client
+
+from tests.archive.factories import PDF, ct_series
+from tests.conftest import Persona, log_in
+from tests.viewer.factories import mr_series, upload_study
+
+pytestmark = pytest.mark.django_db
+
+
+def _config(html: str) -> dict[str, object]:
+    match = re.search(r'<script id="viewer-config" type="application/json">(.*?)</script>', html)
+    assert match, "no viewer config in the page"
+    data: dict[str, object] = json.loads(match.group(1))
+    return data
+
+
+def test_owner_gets_the_viewer_with_series_and_no_store(alice_client: Client) -> None:
+    study = upload_study(alice_client, ct_series(3, description="CT Chest"))
+    response = alice_client.get(f"/viewer/{study}/")
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store, private"
+    config = _config(response.content.decode())
+    series = config["series"]
+    assert isinstance(series, list)
+    assert [s["images"] for s in series] == [3]
+    assert series[0]["modality"] == "CT"
+    assert config["mode"] == "full"
+    assert str(config["dicomweb"]) == "/dicomweb"
+
+
+def test_csp_allows_wasm_on_the_viewer_only(alice_client: Client) -> None:
+    study = upload_study(alice_client, ct_series(1))
+    csp = alice_client.get(f"/viewer/{study}/")["Content-Security-Policy"]
+    script_src = re.search(r"script-src ([^;]*)", csp)
+    assert script_src
+    assert "'wasm-unsafe-eval'" in script_src.group(1)
+    assert "'nonce-" in script_src.group(1)
+    assert "'unsafe-eval'" not in csp.replace("'wasm-unsafe-eval'", "")
+    assert "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    other = alice_client.get("/documents/")["Content-Security-Policy"]
+    assert "wasm-unsafe-eval" not in other
+
+
+def test_series_selection_and_simple_mode(alice_client: Client) -> None:
+    ct = ct_series(2)
+    study = upload_study(alice_client, ct)
+    from io import BytesIO
+
+    from pydicom import dcmread
+
+    ds = dcmread(BytesIO(ct[0]))
+    extra = mr_series(2, study_uid=str(ds.StudyInstanceUID))
+    upload_study(alice_client, extra)
+    full = _config(alice_client.get(f"/viewer/{study}/").content.decode())
+    assert isinstance(full["series"], list)
+    assert len(full["series"]) == 2
+    chosen = _config(
+        alice_client.get(
+            f"/viewer/{study}/?series={ds.SeriesInstanceUID}&mode=simple"
+        ).content.decode()
+    )
+    assert isinstance(chosen["series"], list)
+    assert [s["uid"] for s in chosen["series"]] == [str(ds.SeriesInstanceUID)]
+    assert chosen["mode"] == "simple"
+    page = alice_client.get(f"/viewer/{study}/?mode=simple").content.decode()
+    assert "simple-tools" in page
+    assert alice_client.get(f"/viewer/{study}/?series=1.2.3").status_code == 404
+    assert _config(alice_client.get(f"/viewer/{study}/?mode=x").content.decode())["mode"] == "full"
+
+
+def test_dicom_text_is_escaped_in_the_page(alice_client: Client) -> None:
+    study = upload_study(
+        alice_client, ct_series(1, patient_name="<script>alert(1)</script>", description="<b>x")
+    )
+    html = alice_client.get(f"/viewer/{study}/").content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert "<b>x" not in html
+
+
+def test_outsider_gets_404_and_anonymous_goes_to_login(
+    alice_client: Client, charlie: Persona
+) -> None:
+    study = upload_study(alice_client, ct_series(1))
+    finding = alice_client.post(
+        "/api/v1/uploads",
+        {"file": _pdf(), "path": "f.pdf", "study": study},
+    ).json()["results"][0]
+    assert finding["status"] == "stored"
+    anonymous = Client()
+    response = anonymous.get(f"/viewer/{study}/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/?next=")
+    outsider = Client()
+    log_in(outsider, charlie)
+    assert outsider.get(f"/viewer/{study}/").status_code == 404
+    assert outsider.get(f"/viewer/{study}/?mode=simple").status_code == 404
+
+
+def test_finding_pdf_may_be_framed_by_our_pages_only(alice_client: Client) -> None:
+    study = upload_study(alice_client, ct_series(1))
+    alice_client.post("/api/v1/uploads", {"file": _pdf(), "path": "f.pdf", "study": study})
+    config = _config(alice_client.get(f"/viewer/{study}/").content.decode())
+    findings = config["findings"]
+    assert isinstance(findings, list)
+    assert len(findings) == 1
+    response = alice_client.get(findings[0]["url"])
+    assert response.status_code == 200
+    assert response.content == PDF
+    assert response["Content-Type"] == "application/pdf"
+    assert response["X-Frame-Options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in response["Content-Security-Policy"]
+    assert response["Cache-Control"] == "no-store, private"
+
+
+def test_a_findings_only_study_has_no_viewer(alice_client: Client) -> None:
+    response = alice_client.post("/api/v1/uploads", {"file": _pdf(), "path": "f.pdf"})
+    study = str(response.json()["results"][0]["study_url"]).split("/")[2]
+    assert alice_client.get(f"/viewer/{study}/").status_code == 404
+
+
+def _pdf() -> object:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("f.pdf", PDF)
