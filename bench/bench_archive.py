@@ -334,8 +334,15 @@ class Orthanc:
     dicomweb: bool
 
 
-def start_orthanc(folder: Path, stack: contextlib.ExitStack) -> Orthanc:
-    """Start Debian's Orthanc with a temporary configuration (and DICOMweb if installed)."""
+def start_orthanc(
+    folder: Path,
+    stack: contextlib.ExitStack,
+    *,
+    plugins: Sequence[Path] | None = None,
+    extra: dict[str, object] | None = None,
+) -> Orthanc:
+    """Start Debian's Orthanc with a temporary configuration: by default with DICOMweb (if
+    installed); ``plugins`` and ``extra`` configuration for other benches (e.g. the viewer)."""
     http_port, dicom_port = free_ports(2)
     folder.mkdir()
     config = {
@@ -352,9 +359,12 @@ def start_orthanc(folder: Path, stack: contextlib.ExitStack) -> Orthanc:
         "AuthenticationEnabled": False,
         "KeepAlive": True,
         "TcpNoDelay": True,
-        "Plugins": [str(ORTHANC_DICOMWEB)] if ORTHANC_DICOMWEB.exists() else [],
         "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": False},
+        **(extra or {}),
     }
+    if plugins is None:
+        plugins = [ORTHANC_DICOMWEB] if ORTHANC_DICOMWEB.exists() else []
+    config["Plugins"] = [str(plugin) for plugin in plugins]
     path = folder / "orthanc.json"
     path.write_text(json.dumps(config, indent=2))
     env = {**os.environ, "TCP_NODELAY": "1"}

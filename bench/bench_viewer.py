@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import statistics
 import sys
@@ -45,13 +44,13 @@ from bench_archive import (
     MB,
     ORTHANC,
     REQUEST_TIMEOUT,
+    UPLOAD_GROUP,
     Hds,
     Orthanc,
-    Server,
     encode_series,
-    free_ports,
     make_volume,
     start_hds,
+    start_orthanc,
     upload_hds,
     upload_orthanc,
 )
@@ -71,7 +70,6 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1280, "height": 800}
 LOAD_TIMEOUT_S = 180.0
 IDLE_S = 5.0
-UPLOAD_GROUP = 16
 
 # Poll in the page until a canvas shows something: resolves with performance.now().
 FIRST_PIXELS = """() => new Promise((resolve) => {
@@ -137,33 +135,13 @@ def orthanc_series_id(orthanc: Orthanc, study: str) -> str:
 
 
 def start_orthanc_with_viewer(folder: Path, stack: contextlib.ExitStack) -> Orthanc:
-    """Debian's Orthanc on a loopback port with its web viewer plugin (as bench_archive does)."""
-    http_port, dicom_port = free_ports(2)
-    folder.mkdir()
-    config = {
-        "Name": "hds-bench-viewer",
-        "StorageDirectory": str(folder / "storage"),
-        "IndexDirectory": str(folder / "index"),
-        "StorageCompression": False,
-        "HttpPort": http_port,
-        "DicomPort": dicom_port,
-        "DicomServerEnabled": False,
-        "RemoteAccessAllowed": False,
-        "AuthenticationEnabled": False,
-        "KeepAlive": True,
-        "TcpNoDelay": True,
-        "Plugins": [str(ORTHANC_WEBVIEWER)],
-        "WebViewer": {"CachePath": str(folder / "webviewer-cache")},
-    }
-    path = folder / "orthanc.json"
-    path.write_text(json.dumps(config, indent=2))
-    env = {**os.environ, "TCP_NODELAY": "1"}
-    server = Server("Orthanc", [str(ORTHANC), str(path)], env, folder / "orthanc.log")
-    stack.callback(server.stop)
-    base_url = f"http://127.0.0.1:{http_port}"
-    server.wait_ready(f"{base_url}/system")
-    version = str(httpx.get(f"{base_url}/system").json().get("Version", "?"))
-    return Orthanc(base_url, version, dicomweb=False)
+    """Debian's Orthanc on a loopback port with its web viewer plugin."""
+    return start_orthanc(
+        folder,
+        stack,
+        plugins=[ORTHANC_WEBVIEWER],
+        extra={"WebViewer": {"CachePath": str(folder / "webviewer-cache")}},
+    )
 
 
 @contextlib.contextmanager
