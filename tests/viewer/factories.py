@@ -57,9 +57,9 @@ def _patient(ds: Dataset, *, study_uid: str, series_uid: str, description: str) 
     ds.AccessionNumber = "ACC-V"
 
 
-def _save(ds: Dataset) -> bytes:
+def _save(ds: Dataset, *, enforce_file_format: bool = True) -> bytes:
     buffer = BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
+    ds.save_as(buffer, enforce_file_format=enforce_file_format)
     return buffer.getvalue()
 
 
@@ -86,17 +86,9 @@ def mr_series(
         ds.SliceLocation = float(index * 4)
         ds.SliceThickness = 4.0
         ds.PixelSpacing = [0.5, 0.5]
-        ds.Rows = ds.Columns = size
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.BitsAllocated = 16
-        ds.BitsStored = 16
-        ds.HighBit = 15
-        ds.PixelRepresentation = 1
         yy, xx = np.mgrid[0:size, 0:size]
         disc = ((yy - size / 2) ** 2 + (xx - size / 2) ** 2) < (size / 3) ** 2
-        pixels = np.where(disc, 800 + index * 50, 100).astype(np.int16)
-        ds.PixelData = pixels.tobytes()
+        ds.set_pixel_data(np.where(disc, 800 + index * 50, 100).astype(np.int16), "MONOCHROME2", 16)
         out.append(_save(ds))
     return out
 
@@ -123,19 +115,11 @@ def us_multiframe(
     ds.NumberOfFrames = frames
     ds.FrameTime = 50.0
     ds.CineRate = 20
-    ds.Rows = ds.Columns = size
-    ds.SamplesPerPixel = 3
-    ds.PhotometricInterpretation = "RGB"
-    ds.PlanarConfiguration = 0
-    ds.BitsAllocated = 8
-    ds.BitsStored = 8
-    ds.HighBit = 7
-    ds.PixelRepresentation = 0
     video = np.zeros((frames, size, size, 3), dtype=np.uint8)
     width = max(2, size // frames)
     for f in range(frames):
         video[f, :, f * width : (f + 1) * width, :] = 255
-    ds.PixelData = video.tobytes()
+    ds.set_pixel_data(video, "RGB", 8)  # also sets NumberOfFrames
     return _save(ds)
 
 
@@ -152,9 +136,7 @@ def recoded(name: str, *, study_uid: str, series_number: int) -> bytes:
     ds.SeriesDescription = f"TS {ds.file_meta.TransferSyntaxUID}"
     if "Modality" not in ds:
         ds.Modality = "OT"
-    buffer = BytesIO()
-    ds.save_as(buffer)
-    return buffer.getvalue()
+    return _save(ds, enforce_file_format=False)
 
 
 def undecodable(*, study_uid: str, series_uid: str | None = None, index: int = 0) -> bytes:
