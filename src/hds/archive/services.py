@@ -290,49 +290,36 @@ def _merge_instance(summary: dict[str, Any], meta: dict[str, Any], item: Item) -
         summary["thumb"] = str(item.id)
 
 
-def _store_item(
+def _store_finding(
     account: Account,
     ams: bytes,
     opened: OpenStudy,
     *,
-    kind: str,
     dedupe: str,
     data: bytes,
     meta: dict[str, Any],
-    frames: list[bytes],
-    blob_kind: BlobKind,
 ) -> Literal["stored", "duplicate"]:
+    """Store one PDF finding: blob first, then its rows in one transaction."""
     if Item.objects.filter(study=opened.study, dedupe_index=dedupe).exists():
         return "duplicate"
     check_quota(account, len(data))
-    blob = write_blob(opened, blob_kind, [data])
-    written = [str(blob.id)]
-    rendering_blob = None
+    blob = write_blob(opened, BlobKind.FINDING, [data])
     try:
-        if frames:
-            rendering_blob = write_blob(opened, BlobKind.RENDERING, frames)
-            written.append(str(rendering_blob.id))
         with transaction.atomic():
             holding = Holding.objects.select_for_update().get(account=account, study=opened.study)
             check_quota(account, len(data))
             blob.save()
-            if rendering_blob is not None:
-                rendering_blob.save()
             item = Item(
                 study=opened.study,
-                kind=kind,
+                kind=Item.Kind.FINDING,
                 dedupe_index=dedupe,
                 blob=blob,
-                rendering=rendering_blob,
                 size=len(data),
             )
             _seal_item(opened, item, meta)
             item.save()
             summary = read_summary(holding, ams)
-            if kind == Item.Kind.INSTANCE:
-                _merge_instance(summary, meta, item)
-            else:
-                summary["findings"] = int(summary.get("findings", 0)) + 1
+            summary["findings"] = int(summary.get("findings", 0)) + 1
             _seal_summary(holding, ams, summary)
             holding.bytes += len(data)
             holding.updated_at = timezone.now()
@@ -341,10 +328,10 @@ def _store_item(
                 size_bytes=F("size_bytes") + len(data), updated_at=timezone.now()
             )
     except IntegrityError:
-        _delete_objects_now(written)
-        return "duplicate"  # a parallel upload stored the same instance a moment earlier
+        _delete_objects_now([str(blob.id)])
+        return "duplicate"  # a parallel upload stored the same finding a moment earlier
     except BaseException:
-        _delete_objects_now(written)
+        _delete_objects_now([str(blob.id)])
         raise
     return "stored"
 
@@ -576,19 +563,9 @@ def _ingest_finding(
             opened = _new_study(account, ams, kind=Study.Kind.DOCUMENT, index="", summary=summary)
     dedupe = blind_index(opened.index_key, "pdf:" + hashlib.sha256(data).hexdigest())
     meta = {"v": 1, "name": safe_name, "size": len(data), "crc32": zlib.crc32(data)}
-    status = _store_item(
-        account,
-        ams,
-        opened,
-        kind=Item.Kind.FINDING,
-        dedupe=dedupe,
-        data=data,
-        meta=meta,
-        frames=[],
-        blob_kind=BlobKind.FINDING,
-    )
+    status = _store_finding(account, ams, opened, dedupe=dedupe, data=data, meta=meta)
     if status == "duplicate":
-        return IngestResult(name, "duplicate", _("Already in your documents."), opened.study.id)
+        return _duplicate(name, opened)
     return IngestResult(name, "stored", _("Stored."), opened.study.id)
 
 
