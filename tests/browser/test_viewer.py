@@ -299,7 +299,7 @@ def test_two_series_side_by_side_and_findings_panel(
 
     page.get_by_role("button", name="Findings").first.click()
     frame = page.locator(".findings-frame")
-    expect(frame).to_have_attribute("src", re.compile(r"/viewer/.+/findings/.+\.pdf$"))
+    expect(frame).to_have_attribute("src", re.compile(r"/documents/.+/findings/.+\.pdf$"))
     expect(page.locator(".findings-list")).to_contain_text("report.pdf")
 
     page.keyboard.press("?")

@@ -57,7 +57,6 @@ MATRIX: dict[str, tuple[str, int, int]] = {
     "archive:frame": ("/documents/{study}/items/{item}/frames/1.jpg", 302, 404),
     "archive:finding": ("/documents/{study}/findings/{finding}.pdf", 302, 404),
     "viewer:study": ("/viewer/{study}/", 302, 404),
-    "viewer:finding": ("/viewer/{study}/findings/{finding}.pdf", 302, 404),
     # The JSON API: anonymous 401; the upload calls are POST-only (GET 405).
     "api:upload_plan": ("/api/v1/uploads/plan", 405, 405),
     "api:upload_check": ("/api/v1/uploads/check", 405, 405),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from csp.decorators import csp_replace
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -12,6 +13,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_http_methods, require_safe
 
 from hds.accounts.models import Account
@@ -156,8 +158,11 @@ def frame(request: HttpRequest, study_id: str, item_id: str, number: int) -> Htt
 
 @unlocked_required
 @require_safe
+@xframe_options_sameorigin
+@csp_replace({"frame-ancestors": ["'self'"]})  # type: ignore[arg-type]  # typed for views without URL arguments
 def finding(request: HttpRequest, study_id: str, item_id: str) -> HttpResponse:
-    """A finding (PDF), streamed from its encrypted blob."""
+    """A finding (PDF), streamed from its encrypted blob; our own pages may frame it (the
+    viewer's findings panel), other sites may not."""
     opened = _open(request, study_id)
     item = _item(opened, item_id)
     if item.kind != Item.Kind.FINDING:

@@ -6,5 +6,4 @@ app_name = "viewer"
 
 urlpatterns = [
     path("viewer/<uuid:study_id>/", views.study, name="study"),
-    path("viewer/<uuid:study_id>/findings/<uuid:item_id>.pdf", views.finding, name="finding"),
 ]

@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from csp.decorators import csp_replace, csp_update
+from csp.decorators import csp_update
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_safe
 
 from hds.accounts.models import Account
@@ -23,10 +22,9 @@ from hds.accounts.views import unlocked_required
 from hds.archive.access import access_study_by_id
 from hds.archive.errors import StudyLocked
 from hds.archive.keys import OpenStudy, open_study
-from hds.archive.models import Holding, Item, Study
+from hds.archive.models import Holding, Study
 from hds.archive.selectors import Entry, study_contents
 from hds.archive.services import display_date, read_summary
-from hds.archive.storage import reader
 from hds.core.errors import NotFound
 from hds.keys.keyring import load_keyring
 
@@ -130,7 +128,7 @@ def study(request: HttpRequest, study_id: str) -> HttpResponse:
         "findings": [
             {
                 "name": str(meta.get("name", "")),
-                "url": reverse("viewer:finding", args=[study_id, item.id]),
+                "url": reverse("archive:finding", args=[study_id, item.id]),
             }
             for item, meta in findings
         ],
@@ -147,20 +145,3 @@ def study(request: HttpRequest, study_id: str) -> HttpResponse:
             "mode": config["mode"],
         },
     )
-
-
-@unlocked_required
-@require_safe
-@xframe_options_sameorigin
-@_csp(csp_replace({"frame-ancestors": ["'self'"]}))
-def finding(request: HttpRequest, study_id: str, item_id: str) -> HttpResponse:
-    """A finding (PDF) for the viewer's findings panel: like the archive's, but it may be shown
-    in a frame of our own pages."""
-    _holding, opened = _open(request, study_id)
-    item = Item.objects.filter(study=opened.study, pk=item_id, kind=Item.Kind.FINDING).first()
-    if item is None:
-        raise Http404
-    data = reader(opened, item.blob).read_range(0, item.size)
-    response = HttpResponse(data, content_type="application/pdf")
-    response["Content-Disposition"] = 'inline; filename="finding.pdf"'
-    return response
