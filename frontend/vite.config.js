@@ -1,16 +1,47 @@
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
 import { defineConfig } from 'vite'
 
 // Entries: the page script, and the Cornerstone3D viewer (src/viewer/, see docs/viewer.md).
 const input = {
   pages: 'src/pages.js',
-  viewer: 'src/viewer/main.js'
+  viewer: 'src/viewer/main.js',
+  // A few hundred bytes that start the first series' metadata request while viewer.js loads.
+  'viewer-boot': 'src/viewer/boot.js'
 }
 const entryNames = new Set(Object.keys(input))
 
 // Django serves frontend/dist/ under /static/, so templates use {% static 'pages.js' %} and
 // {% static 'pages.css' %}: entry scripts and their CSS keep fixed names without hashes.
+// Precompressed siblings (name.js.gz, name.js.br) of the text assets: WhiteNoise serves them to
+// browsers that accept them (viewer.js: 3.7 MB, about 0.8 MB as Brotli), which matters on phones.
+function precompress () {
+  const compressible = /\.(js|css|svg|wasm|json|html|txt|webmanifest)$/
+  const walk = (dir) => readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    return statSync(path).isDirectory() ? walk(path) : [path]
+  })
+  return {
+    name: 'hds-precompress',
+    apply: 'build',
+    closeBundle () {
+      for (const path of walk('dist')) {
+        if (!compressible.test(path)) continue
+        const data = readFileSync(path)
+        if (data.length < 1024) continue
+        writeFileSync(`${path}.gz`, gzipSync(data, { level: 9 }))
+        writeFileSync(`${path}.br`, brotliCompressSync(data, {
+          params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: data.length }
+        }))
+      }
+    }
+  }
+}
+
 export default defineConfig({
   base: '/static/',
+  plugins: [precompress()],
   publicDir: false,
   // The decode worker imports its codecs lazily: an ES module worker keeps those imports.
   worker: {

@@ -229,6 +229,14 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+
+def _immutable_static(path: str, url: str) -> bool:
+    """Vite's chunks and assets carry a content hash in their names: cache them for a year."""
+    return bool(re.search(r"/(chunks|assets)/[^/]+-[A-Za-z0-9_-]{8}\.\w+$", url))
+
+
+WHITENOISE_IMMUTABLE_FILE_TEST = _immutable_static
+
 # Encrypted blobs: a local folder (default) or "s3://bucket/prefix" (HDS_S3_* for the endpoint).
 BLOB_STORE_URL = env_str("BLOB_STORE_URL") or f"file://{DATA_DIR / 'blobs'}"
 MAX_UPLOAD_FILE_BYTES = env_int("HDS_MAX_UPLOAD_FILE_BYTES", 2 * 1024**3, minimum=1024)

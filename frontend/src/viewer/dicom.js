@@ -38,7 +38,27 @@ export function personName (instance, tag) {
   return typeof name === 'string' ? name.replace(/\^+/g, ' ').trim() : ''
 }
 
-export async function fetchDicomJson (url) {
+// Requests started early (boot.js) whose responses the viewer takes once instead of asking again.
+const prefetched = new Map()
+
+export function prefetchDicomJson (url) {
+  if (!prefetched.has(url)) {
+    const promise = requestDicomJson(url)
+    promise.catch(() => {}) // a failure is reported when the viewer takes it
+    prefetched.set(url, promise)
+  }
+}
+
+export function fetchDicomJson (url) {
+  const early = prefetched.get(url)
+  if (early) {
+    prefetched.delete(url)
+    return early
+  }
+  return requestDicomJson(url)
+}
+
+async function requestDicomJson (url) {
   let response
   try {
     response = await fetch(url, {
@@ -74,9 +94,17 @@ function sortInstances (instances) {
 }
 
 // The series' image ids (one per frame) and the metadata of each, registered with the loader.
+function seriesUrl (config, seriesUid) {
+  return `${window.location.origin}${config.dicomweb}/studies/${config.studyUid}/series/${seriesUid}`
+}
+
+export function seriesMetadataUrl (config, seriesUid) {
+  return `${seriesUrl(config, seriesUid)}/metadata`
+}
+
 export async function loadSeriesImageIds (config, seriesUid, metaDataManager) {
-  const base = `${window.location.origin}${config.dicomweb}/studies/${config.studyUid}/series/${seriesUid}`
-  const instances = sortInstances((await fetchDicomJson(`${base}/metadata`)).filter(hasPixels))
+  const base = seriesUrl(config, seriesUid)
+  const instances = sortInstances((await fetchDicomJson(seriesMetadataUrl(config, seriesUid))).filter(hasPixels))
   const imageIds = []
   const metaByImageId = new Map()
   for (const instance of instances) {

@@ -219,6 +219,9 @@ class Pane {
     this.root.addEventListener('focusin', () => setActivePane(this))
     this.element.addEventListener(Events.STACK_NEW_IMAGE, () => this.onNewImage())
     this.element.addEventListener(Events.VOI_MODIFIED, () => this.updateWindowLine())
+    // The first image's VOI can be applied by the render itself without a VOI_MODIFIED event
+    // reaching us (a race seen under load): the rendered image always has its window.
+    this.element.addEventListener(Events.IMAGE_RENDERED, () => this.updateWindowLine())
     this.element.addEventListener(Events.CAMERA_MODIFIED, () => this.updateZoomLine())
   }
 
@@ -899,8 +902,8 @@ async function start () {
   else document.querySelector('[data-action="series-panel"]')?.setAttribute('aria-pressed', 'false')
   buildSeriesPanel()
   buildFindings()
-  // The first series' metadata is fetched while Cornerstone starts.
-  if (config.series.length) seriesStack(config.series[0]).catch(() => {})
+  // The first series' metadata is already on its way (boot.js). It is registered with the loader
+  // only after the loader's init, which starts the loader's metadata store afresh.
   try {
     await initCornerstone()
   } catch (error) {
