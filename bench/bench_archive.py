@@ -280,8 +280,15 @@ def _hds_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "hds.cli"]
 
 
-def start_hds(folder: Path, stack: contextlib.ExitStack) -> Hds:
-    """Start ``hds web`` on a fresh data folder and provision an account and a token."""
+def start_hds(
+    folder: Path, stack: contextlib.ExitStack, *, web_workers: int = 1, redis_url: str = ""
+) -> Hds:
+    """Start ``hds web`` on a fresh data folder and provision an account and a token.
+
+    With ``web_workers`` above 1 the processes share session epoch secrets and throttle counters
+    through ``redis_url`` (SECURITY.md §3.4.5: a Redis with persistence off); the bench empties
+    that Redis database before it starts.
+    """
     port = free_ports(1)[0]
     base_url = f"http://127.0.0.1:{port}"
     env = {
@@ -294,7 +301,15 @@ def start_hds(folder: Path, stack: contextlib.ExitStack) -> Hds:
         HDS_BASE_URL=base_url,
         HDS_ARGON2_PASSWORD="65536,3,4",  # noqa: S106 - Argon2 cost, not a password
         HDS_DEFAULT_QUOTA_BYTES=str(1 << 40),  # several copies of the CT must fit
+        HDS_WEB_WORKERS=str(web_workers),
     )
+    if web_workers > 1:
+        if not redis_url:
+            raise SystemExit("--web-workers above 1 needs --redis-url")
+        import redis
+
+        redis.Redis.from_url(redis_url).flushdb()
+        env.update(HDS_EPOCH_CACHE_URL=redis_url, HDS_CACHE_URL=redis_url)
     folder.mkdir()
     server = Server(
         "hds web", [*_hds_command(), "web", "--port", str(port)], env, folder / "web.log"
@@ -852,7 +867,7 @@ def run(args: argparse.Namespace, tmp: Path, stack: contextlib.ExitStack) -> Non
     _progress(f"making a synthetic CT of {args.slices} slices")
     volume = make_volume(args.slices)
     _progress("starting hds web and Orthanc")
-    hds = start_hds(tmp / "hds", stack)
+    hds = start_hds(tmp / "hds", stack, web_workers=args.web_workers, redis_url=args.redis_url)
     orthanc = start_orthanc(tmp / "orthanc", stack)
     bench = Bench(hds, orthanc, volume, args.repeats)
     ct = encode_series(volume, "ingest")
@@ -876,6 +891,18 @@ def run(args: argparse.Namespace, tmp: Path, stack: contextlib.ExitStack) -> Non
     )
 
 
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """How ``hds web`` runs: one process (the embedded default) or several sharing a Redis."""
+    parser.add_argument(
+        "--web-workers", type=int, default=1, help="hds web processes (>1 needs --redis-url)"
+    )
+    parser.add_argument(
+        "--redis-url",
+        default="",
+        help="a Redis database the bench may empty, e.g. redis://127.0.0.1:6379/15",
+    )
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -887,6 +914,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_SLICES} slices, 1 repeat")
     parser.add_argument("--repeats", type=int, default=3, help="runs of c and d (median)")
     parser.add_argument("--no-in-process", action="store_true", help="skip step e")
+    add_server_arguments(parser)
     args = parser.parse_args()
     if args.quick:
         args.slices, args.repeats = QUICK_SLICES, 1

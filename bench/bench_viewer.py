@@ -47,6 +47,7 @@ from bench_archive import (
     UPLOAD_GROUP,
     Hds,
     Orthanc,
+    add_server_arguments,
     encode_series,
     make_volume,
     start_hds,
@@ -366,7 +367,7 @@ def run(args: argparse.Namespace, tmp: Path, stack: contextlib.ExitStack) -> Non
     _progress(f"making a synthetic CT of {args.slices} slices")
     ct = encode_series(make_volume(args.slices), "viewer")
     _progress("starting hds web and Orthanc (with its web viewer)")
-    hds = start_hds(tmp / "hds", stack)
+    hds = start_hds(tmp / "hds", stack, web_workers=args.web_workers, redis_url=args.redis_url)
     orthanc = start_orthanc_with_viewer(tmp / "orthanc", stack)
     bearer = {"Authorization": f"Bearer {hds.token}"}
     _progress(f"uploading {len(ct.files)} slices to both")
@@ -400,6 +401,7 @@ def main() -> None:
     parser.add_argument("--big-slices", type=int, default=2000, help="0: skip the memory run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="30 slices, no big CT, 1 run")
+    add_server_arguments(parser)
     args = parser.parse_args()
     if args.quick:
         args.slices, args.big_slices, args.repeats = 30, 0, 1
