@@ -131,3 +131,13 @@ def _pdf() -> object:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("f.pdf", PDF)
+
+
+def test_my_documents_links_each_imaging_study_to_its_viewer(alice_client: Client) -> None:
+    study = upload_study(alice_client, ct_series(2, description="CT Chest"))
+    findings_only = alice_client.post("/api/v1/uploads", {"file": _pdf(), "path": "f.pdf"})
+    assert findings_only.status_code == 200
+    page = alice_client.get("/documents/").content.decode()
+    # A link (opens in a new tab, can be copied), not a form; findings-only studies have none.
+    assert page.count('class="btn btn-secondary study-viewer-link"') == 1
+    assert f'class="btn btn-secondary study-viewer-link" href="/viewer/{study}/"' in page
