@@ -2,7 +2,8 @@
 
 ``hds run`` starts the embedded default (web + worker in one process group); ``hds web`` and
 ``hds worker`` run one process each; ``hds account create`` and ``hds demo`` provision; ``hds
-manage`` passes through to Django's management commands.
+manage`` passes through to Django's management commands. ``hds upload`` is a client: it talks to a
+server over HTTPS (``hds.client``) and needs no settings.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 DEMO_PASSWORDS = {
@@ -221,6 +223,15 @@ def cmd_token_create(args: argparse.Namespace, rest: list[str]) -> int:
     return 0
 
 
+def cmd_upload(args: argparse.Namespace, rest: list[str]) -> int:
+    """Upload files and folders (patient CDs) to an HDS server with a personal API token."""
+    from hds.client import upload_command  # no Django: this runs on the user's machine
+
+    return upload_command(
+        server=args.server, paths=args.paths, token_stdin=args.token_stdin, study=args.study
+    )
+
+
 def cmd_demo(args: argparse.Namespace, rest: list[str]) -> int:
     """Seed the demo radiology, doctor and patient (idempotent) and print their logins."""
     _setup_django()
@@ -367,6 +378,24 @@ def build_parser() -> argparse.ArgumentParser:
     token_create.add_argument("--password-stdin", action="store_true")
     token_create.add_argument("--name", default="hds token create")
     token_create.set_defaults(func=cmd_token_create)
+
+    upload = sub.add_parser(
+        "upload",
+        help="upload files and folders (e.g. a patient CD) to an HDS server",
+        description="Upload DICOM files and PDF findings to an HDS server with a personal API "
+        "token (from --token-stdin or HDS_TOKEN). Folders are walked recursively; on a CD only "
+        "the files its DICOMDIR lists are sent. Exit code: 0 all stored or already there, "
+        "1 some files failed, 2 usage, token or connection problem.",
+    )
+    upload.add_argument("--server", required=True, help="the server's address, https://...")
+    upload.add_argument(
+        "--token-stdin", action="store_true", help="read the API token from standard input"
+    )
+    upload.add_argument(
+        "--study", type=_uuid, default=None, help="attach the PDFs to this study of yours (id)"
+    )
+    upload.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    upload.set_defaults(func=cmd_upload)
     return parser
 
 
@@ -377,6 +406,15 @@ def _date(text: str) -> Any:
         return datetime.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError("use YYYY-MM-DD") from None
+
+
+def _uuid(text: str) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError("use the study's id, a UUID") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
