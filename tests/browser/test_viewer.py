@@ -3,10 +3,12 @@ compressed transfer syntax in the test data shows an image."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from typing import Any
 
+import pydicom
 import pytest
 from django.test import Client
 from playwright.sync_api import expect
@@ -17,6 +19,7 @@ from tests.conftest import Persona, log_in
 from tests.viewer.factories import (
     COMPRESSED_FILES,
     mr_series,
+    projection_radiograph,
     recoded,
     undecodable,
     upload_study,
@@ -217,23 +220,65 @@ def test_view_tools_change_the_pixels_and_reset_restores_them(
     assert not page.errors, page.errors
 
 
+def _measure_half_width(page: Any) -> tuple[str, float]:
+    """Draw a length over half the width of a 64-pixel image; the label's unit and value."""
+    viewport = page.locator('[data-pane="0"] [data-viewport]')
+    page.get_by_role("button", name="Length").click()
+    box = viewport.bounding_box()
+    side = min(box["width"], box["height"])  # the 64-pixel image fits the shorter side
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    span = side / 2  # half the image width: 32 pixels
+    _drag(page, (cx - span / 2, cy), (cx + span / 2, cy))
+    label = page.locator('[data-pane="0"] svg text', has_text=re.compile(r"\d\s*(mm|px)"))
+    expect(label.first).to_be_visible()
+    found = re.search(r"([\d.]+)\s*(mm|px)", label.first.text_content() or "")
+    assert found is not None
+    return found.group(2), float(found.group(1))
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("PixelSpacing, no position or orientation", ("mm", 0.7)),
+        ("DX with ImagerPixelSpacing only", ("mm", 0.5)),
+        ("no spacing at all", ("px", 1.0)),
+    ],
+)
+def test_length_without_image_geometry_uses_the_spacing_there_is(
+    page: Any, live_server: Any, uploader: Client, kind: str, expected: tuple[str, float]
+) -> None:
+    unit, per_pixel = expected
+    files = ct_series(1, size=64)  # PixelSpacing 0.7 mm, no position or orientation
+    if kind.startswith("DX"):
+        files = projection_radiograph(files, imager_spacing=0.5)
+    elif kind == "no spacing at all":
+        files = [_without(files[0], "PixelSpacing")]
+    _open(page, live_server.url, upload_study(uploader, files))
+    _wait_for_image(page)
+    assert _measure_half_width(page) == (unit, pytest.approx(32 * per_pixel, rel=0.05))
+    assert not page.errors, page.errors
+
+
+def _without(data: bytes, keyword: str) -> bytes:
+    ds = pydicom.dcmread(io.BytesIO(data))
+    delattr(ds, keyword)
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
 def test_length_on_an_image_with_known_pixel_spacing_reads_mm(
     page: Any, live_server: Any, uploader: Client
 ) -> None:
     study = upload_study(uploader, with_geometry(ct_series(2, size=64)))  # PixelSpacing 0.7 mm
     _open(page, live_server.url, study)
     _wait_for_image(page)
+    assert _measure_half_width(page) == ("mm", pytest.approx(32 * 0.7, rel=0.05))
     viewport = page.locator('[data-pane="0"] [data-viewport]')
-    page.get_by_role("button", name="Length").click()
     box = viewport.bounding_box()
-    side = min(box["width"], box["height"])  # the 64-pixel image fits the shorter side
+    side = min(box["width"], box["height"])
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    span = side / 2  # half the image width: 32 pixels = 22.4 mm
-    _drag(page, (cx - span / 2, cy), (cx + span / 2, cy))
-    label = page.locator('[data-pane="0"] svg text', has_text="mm")
-    expect(label.first).to_be_visible()
-    value = float(re.search(r"([\d.]+)\s*mm", label.first.text_content() or "").group(1))  # type: ignore[union-attr]
-    assert value == pytest.approx(32 * 0.7, rel=0.05)
+    span = side / 2
 
     # A rectangle ROI reports mean and SD in HU (the CT's rescale applied).
     page.get_by_role("button", name="Rectangle").click()

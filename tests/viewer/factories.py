@@ -14,6 +14,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import (
     UID,
+    DigitalXRayImageStorageForPresentation,
     ExplicitVRLittleEndian,
     JPEGBaseline8Bit,
     MRImageStorage,
@@ -172,6 +173,24 @@ def with_geometry(files: list[bytes], *, spacing: float = 1.0) -> list[bytes]:
         ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
         ds.ImagePositionPatient = [0.0, 0.0, -float(index) * spacing]
         ds.SliceThickness = spacing
+        out.append(_save(ds))
+    return out
+
+
+def projection_radiograph(files: list[bytes], *, imager_spacing: float) -> list[bytes]:
+    """The slices as digital X-rays: no position or orientation (a projection has none) and
+    only ImagerPixelSpacing, the spacing at the detector, as many DX and CR files carry."""
+    out = []
+    for data in files:
+        ds = dcmread(BytesIO(data))
+        ds.SOPClassUID = DigitalXRayImageStorageForPresentation
+        ds.file_meta.MediaStorageSOPClassUID = DigitalXRayImageStorageForPresentation
+        ds.Modality = "DX"
+        del ds.PixelSpacing
+        for keyword in ("ImagePositionPatient", "ImageOrientationPatient", "SliceLocation"):
+            if keyword in ds:
+                delattr(ds, keyword)
+        ds.ImagerPixelSpacing = [imager_spacing, imager_spacing]
         out.append(_save(ds))
     return out
 

@@ -30,7 +30,7 @@ import {
   utilities as toolUtils,
   Enums as ToolEnums
 } from '@cornerstonejs/tools'
-import { loadSeriesImageIds, personName, value, ViewerError } from './dicom.js'
+import { loadSeriesImageIds, personName, value, values, ViewerError } from './dicom.js'
 import { PRESETS, autoWindow, presetRange, windowOf } from './windowing.js'
 
 const config = JSON.parse(document.getElementById('viewer-config').textContent)
@@ -84,11 +84,33 @@ const CACHE_BYTES = Math.round(
 let engine = null
 let toolGroup = null
 
+// Cornerstone measures in pixels whenever an image lacks position or orientation (it then marks
+// the whole image plane as defaults), although PixelSpacing alone gives real units; projection
+// radiographs (DX, CR, MG, ...) often carry only ImagerPixelSpacing, the spacing at the detector.
+// This provider, asked before the loader's own, keeps the loader's plane and restores the spacing.
+const PROJECTION_MODALITIES = new Set(['CR', 'DX', 'MG', 'IO', 'PX', 'RF', 'XA', 'RG'])
+function imagePlaneWithSpacing (type, imageId) {
+  if (type !== 'imagePlaneModule') return undefined
+  const plane = wadors.metaData.metaDataProvider(type, imageId)
+  if (!plane || !plane.usingDefaultValues) return undefined
+  const meta = wadors.metaDataManager.get(imageId)
+  let spacing = numbers(meta, '00280030')
+  if (!spacing && PROJECTION_MODALITIES.has(value(meta, '00080060'))) spacing = numbers(meta, '00181164')
+  if (!spacing) return undefined
+  return { ...plane, pixelSpacing: spacing, rowPixelSpacing: spacing[0], columnPixelSpacing: spacing[1], usingDefaultValues: false }
+}
+
+function numbers (meta, tag) {
+  const list = values(meta, tag).map(Number)
+  return list.length === 2 && list.every((n) => n > 0) ? list : null
+}
+
 async function initCornerstone () {
   await coreInit()
   // Requests are same-origin: the session cookie travels by itself.
   loaderInit({ maxWebWorkers: Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1)) })
   toolsInit()
+  metaData.addProvider(imagePlaneWithSpacing, 10000)
   cache.setMaxCacheSize(CACHE_BYTES)
   for (const Tool of [WindowLevelTool, PanTool, ZoomTool, StackScrollTool, LengthTool, AngleTool, RectangleROITool, EllipticalROITool]) {
     addTool(Tool)
