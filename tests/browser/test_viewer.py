@@ -255,7 +255,9 @@ def test_length_without_image_geometry_uses_the_spacing_there_is(
         files = [_without(files[0], "PixelSpacing")]
     _open(page, live_server.url, upload_study(uploader, files))
     _wait_for_image(page)
-    assert _measure_half_width(page) == (unit, pytest.approx(32 * per_pixel, rel=0.05))
+    measured_unit, measured = _measure_half_width(page)
+    assert measured_unit == unit
+    assert measured == pytest.approx(32 * per_pixel, rel=0.05)
     assert not page.errors, page.errors
 
 
@@ -273,7 +275,9 @@ def test_length_on_an_image_with_known_pixel_spacing_reads_mm(
     study = upload_study(uploader, with_geometry(ct_series(2, size=64)))  # PixelSpacing 0.7 mm
     _open(page, live_server.url, study)
     _wait_for_image(page)
-    assert _measure_half_width(page) == ("mm", pytest.approx(32 * 0.7, rel=0.05))
+    unit, measured = _measure_half_width(page)
+    assert unit == "mm"
+    assert measured == pytest.approx(32 * 0.7, rel=0.05)
     viewport = page.locator('[data-pane="0"] [data-viewport]')
     box = viewport.bounding_box()
     side = min(box["width"], box["height"])
