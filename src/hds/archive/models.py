@@ -125,6 +125,10 @@ class Item(models.Model):
         Blob, on_delete=models.RESTRICT, related_name="+", null=True, blank=True
     )
     meta_ct = models.BinaryField()
+    # An instance's DICOM JSON metadata (PS3.18 F.2, bulk data URIs relative to the instance),
+    # sealed like meta_ct: written by the DICOMweb metadata view the first time it parses the
+    # instance's header, so a viewer's later metadata requests need no header parsing.
+    dicom_json_ct = models.BinaryField(null=True, editable=False)
     size = models.BigIntegerField()  # plaintext bytes of the original file
     created_at = models.DateTimeField(default=timezone.now)
 

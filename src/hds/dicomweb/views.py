@@ -21,6 +21,7 @@ from hds.archive.selectors import catalogue
 from hds.archive.services import read_item_meta
 from hds.archive.storage import reader
 from hds.core.errors import NotFound
+from hds.dicomweb import metacache
 from hds.dicomweb import query as qido
 from hds.dicomweb.access import (
     Instance,
@@ -336,12 +337,12 @@ def _read_header(study: StudyAccess, instance: Instance) -> tuple[BlobFile, Head
     return file, read_header(file)
 
 
-def _instance_metadata(study: StudyAccess, instance: Instance, urls: Urls) -> JsonDict:
+def _instance_template(study: StudyAccess, instance: Instance) -> JsonDict:
+    """The instance's metadata with bulk data URIs relative to it (``metacache``)."""
     _file, header = _read_header(study, instance)
-    url = urls.instance(study.study_uid, instance.series_uid, instance.sop_uid)
 
     def bulk_data_uri(tag: int) -> str:
-        return f"{url}/bulkdata/{tag_key(tag)}"
+        return f"{metacache.BULK_PREFIX}{tag_key(tag)}"
 
     extra: JsonDict = {"00083002": element("UI", [header.transfer_syntax])}
     if header.pixel is not None:
@@ -352,6 +353,11 @@ def _instance_metadata(study: StudyAccess, instance: Instance, urls: Urls) -> Js
     return metadata(header.dataset, bulk_data_uri=bulk_data_uri, extra=extra)
 
 
+# Templates made while a metadata answer streams are stored in batches of this many, so a
+# client that goes away early still leaves most of them behind.
+_STORE_BATCH: Final = 50
+
+
 def _metadata_response(
     request: HttpRequest, study: StudyAccess, instances: list[Instance]
 ) -> HttpResponseBase:
@@ -360,13 +366,22 @@ def _metadata_response(
     urls = Urls(request)
 
     def body() -> Iterator[bytes]:
+        made: list[tuple[Item, JsonDict]] = []
         yield b"["
         for n, instance in enumerate(instances):
             if n:
                 yield b","
-            data = _instance_metadata(study, instance, urls)
-            yield json.dumps(data, separators=(",", ":")).encode()
+            template = metacache.open_template(study.opened, instance.item)
+            if template is None:
+                template = _instance_template(study, instance)
+                made.append((instance.item, template))
+            url = urls.instance(study.study_uid, instance.series_uid, instance.sop_uid)
+            yield json.dumps(metacache.resolve(template, url), separators=(",", ":")).encode()
+            if len(made) >= _STORE_BATCH:
+                metacache.seal_templates(study.opened, made)
+                made = []
         yield b"]"
+        metacache.seal_templates(study.opened, made)
 
     return StreamingHttpResponse(body(), content_type=DICOM_JSON)
 

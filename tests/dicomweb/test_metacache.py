@@ -1,0 +1,111 @@
+"""Instance metadata kept sealed in its item row after the first request (metacache)."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+from pydicom import dcmread
+
+from hds.archive.models import Item
+from hds.dicomweb import metacache, views
+from tests.archive.factories import ct_series
+from tests.dicomweb.conftest import STOW_CONTENT_TYPE, TokenPersona, multipart_body
+
+pytestmark = pytest.mark.django_db
+
+SOP_UID = "00080018"
+PATIENT_NAME = "00100010"
+
+
+@pytest.fixture
+def series(client: Client, alice_token: TokenPersona) -> dict[str, Any]:
+    files = ct_series(4, patient_name="Cache^Carla")
+    response = client.post(
+        "/dicomweb/studies",
+        multipart_body(files),
+        content_type=STOW_CONTENT_TYPE,
+        headers=alice_token.headers,
+    )
+    assert response.status_code == 200, response.content
+    ds = dcmread(io.BytesIO(files[0]))
+    url = f"/dicomweb/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}/metadata"
+    return {"url": url, "sops": {str(dcmread(io.BytesIO(f)).SOPInstanceUID) for f in files}}
+
+
+def _metadata(client: Client, token: TokenPersona, url: str, host: str = "testserver") -> bytes:
+    response = client.get(
+        url, headers={**token.headers, "Accept": "application/dicom+json"}, HTTP_HOST=host
+    )
+    assert response.status_code == 200
+    return bytes(response.getvalue())
+
+
+def _no_header_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object) -> None:
+        raise AssertionError("the header was parsed although a template was stored")
+
+    monkeypatch.setattr(views, "_read_header", refuse)
+
+
+def test_first_request_stores_templates_and_later_ones_read_no_header(
+    client: Client,
+    alice_token: TokenPersona,
+    series: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert not Item.objects.exclude(dicom_json_ct=None).exists()
+    first = _metadata(client, alice_token, series["url"])
+    stored = list(Item.objects.filter(kind=Item.Kind.INSTANCE))
+    assert len(stored) == 4
+    assert all(item.dicom_json_ct for item in stored)
+    # Sealed: the patient's name is nowhere in the stored bytes.
+    assert not any(b"Cache" in bytes(item.dicom_json_ct or b"") for item in stored)
+
+    _no_header_reads(monkeypatch)
+    again = _metadata(client, alice_token, series["url"])
+    assert again == first
+    instances = json.loads(again)
+    assert {i[SOP_UID]["Value"][0] for i in instances} == series["sops"]
+    assert instances[0][PATIENT_NAME]["Value"][0]["Alphabetic"] == "Cache^Carla"
+
+
+def test_bulk_data_uris_follow_the_host_of_each_request(
+    client: Client, alice_token: TokenPersona, series: dict[str, Any], settings: Any
+) -> None:
+    settings.ALLOWED_HOSTS = ["testserver", "hds.example.org"]
+    _metadata(client, alice_token, series["url"])  # stores the templates
+    for host in ("testserver", "hds.example.org"):
+        instances = json.loads(_metadata(client, alice_token, series["url"], host=host))
+        for instance in instances:
+            uri = instance["7FE00010"]["BulkDataURI"]
+            assert uri.startswith(f"http://{host}/dicomweb/studies/")
+            assert uri.endswith(f"/instances/{instance[SOP_UID]['Value'][0]}/bulkdata/7FE00010")
+
+
+def test_a_template_moved_to_another_item_is_not_trusted(
+    client: Client, alice_token: TokenPersona, series: dict[str, Any]
+) -> None:
+    first = json.loads(_metadata(client, alice_token, series["url"]))
+    a, b = Item.objects.filter(kind=Item.Kind.INSTANCE)[:2]
+    # Someone with database access gives b the sealed metadata of a.
+    Item.objects.filter(pk=b.pk).update(dicom_json_ct=a.dicom_json_ct)
+    again = json.loads(_metadata(client, alice_token, series["url"]))
+    assert again == first  # b's own metadata, rebuilt from its blob
+    b.refresh_from_db()
+    assert bytes(b.dicom_json_ct or b"") != bytes(a.dicom_json_ct or b"")  # and sealed anew
+
+
+def test_templates_above_the_size_limit_are_not_stored(
+    client: Client,
+    alice_token: TokenPersona,
+    series: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(metacache, "MAX_TEMPLATE_BYTES", 100)
+    first = _metadata(client, alice_token, series["url"])
+    assert not Item.objects.exclude(dicom_json_ct=None).exists()
+    assert _metadata(client, alice_token, series["url"]) == first
