@@ -70,6 +70,8 @@ def _gunicorn_argv(port: int, threads: int) -> list[str]:
         "300",
         "--access-logfile",
         "-",
+        "--logger-class",
+        "hds.core.gunicorn_logging.AccessLogger",
         "--access-logformat",
         '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',  # path only: no query strings in logs
     ]
