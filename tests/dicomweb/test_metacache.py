@@ -11,7 +11,8 @@ from django.test import Client
 from pydicom import dcmread
 
 from hds.archive.models import Item
-from hds.dicomweb import metacache, views
+from hds.archive.services import render_pool
+from hds.dicomweb import template, views
 from tests.archive.factories import ct_series
 from tests.dicomweb.conftest import STOW_CONTENT_TYPE, TokenPersona, multipart_body
 
@@ -23,6 +24,10 @@ PATIENT_NAME = "00100010"
 
 @pytest.fixture
 def series(client: Client, alice_token: TokenPersona) -> dict[str, Any]:
+    return _stow_series(client, alice_token)
+
+
+def _stow_series(client: Client, alice_token: TokenPersona) -> dict[str, Any]:
     files = ct_series(4, patient_name="Cache^Carla")
     response = client.post(
         "/dicomweb/studies",
@@ -51,26 +56,44 @@ def _no_header_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(views, "_read_header", refuse)
 
 
-def test_first_request_stores_templates_and_later_ones_read_no_header(
+@pytest.mark.parametrize("render_workers", [2, 0], ids=["render worker", "in process"])
+def test_ingest_stores_templates_so_no_request_parses_a_header(
     client: Client,
     alice_token: TokenPersona,
-    series: dict[str, Any],
+    settings: Any,
     monkeypatch: pytest.MonkeyPatch,
+    render_workers: int,
 ) -> None:
-    assert not Item.objects.exclude(dicom_json_ct=None).exists()
-    first = _metadata(client, alice_token, series["url"])
+    settings.RENDER_WORKERS = render_workers
+    render_pool.cache_clear()
+    try:
+        assert (render_pool() is None) == (render_workers == 0)
+        series = _stow_series(client, alice_token)
+    finally:
+        pool = render_pool()
+        if pool is not None:
+            pool.close()
+        render_pool.cache_clear()
     stored = list(Item.objects.filter(kind=Item.Kind.INSTANCE))
     assert len(stored) == 4
     assert all(item.dicom_json_ct for item in stored)
     # Sealed: the patient's name is nowhere in the stored bytes.
     assert not any(b"Cache" in bytes(item.dicom_json_ct or b"") for item in stored)
 
-    _no_header_reads(monkeypatch)
-    again = _metadata(client, alice_token, series["url"])
-    assert again == first
-    instances = json.loads(again)
+    with monkeypatch.context() as patch:
+        _no_header_reads(patch)
+        from_ingest = _metadata(client, alice_token, series["url"])
+    instances = json.loads(from_ingest)
     assert {i[SOP_UID]["Value"][0] for i in instances} == series["sops"]
     assert instances[0][PATIENT_NAME]["Value"][0]["Alphabetic"] == "Cache^Carla"
+
+    # What ingest stored is exactly what the view builds from the encrypted blob.
+    Item.objects.update(dicom_json_ct=None)
+    assert _metadata(client, alice_token, series["url"]) == from_ingest
+    assert all(item.dicom_json_ct for item in Item.objects.filter(kind=Item.Kind.INSTANCE))
+    with monkeypatch.context() as patch:
+        _no_header_reads(patch)
+        assert _metadata(client, alice_token, series["url"]) == from_ingest
 
 
 def test_bulk_data_uris_follow_the_host_of_each_request(
@@ -105,7 +128,9 @@ def test_templates_above_the_size_limit_are_not_stored(
     series: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(metacache, "MAX_TEMPLATE_BYTES", 100)
     first = _metadata(client, alice_token, series["url"])
+    Item.objects.update(dicom_json_ct=None)  # as for instances stored before templates existed
+    monkeypatch.setattr(template, "MAX_TEMPLATE_BYTES", 100)
+    assert _metadata(client, alice_token, series["url"]) == first
     assert not Item.objects.exclude(dicom_json_ct=None).exists()
     assert _metadata(client, alice_token, series["url"]) == first

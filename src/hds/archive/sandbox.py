@@ -55,6 +55,16 @@ class _Outcome:
     rendering: Rendering | None = None
     reason: str = ""
     params: dict[str, str | int] | None = None
+    template: bytes | None = None  # the DICOM JSON template (hds.dicomweb.template)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A file's preview (or why there is none) and its DICOM JSON template, if one was made."""
+
+    rendering: Rendering | None
+    error: RenderError | None
+    template: bytes | None
 
 
 def _isolate(memory_bytes: int, cpu_seconds: int) -> None:
@@ -82,20 +92,26 @@ def network_is_isolated() -> bool:
     return names == ["lo"]
 
 
-def _render_file(data: bytes, max_size: int, max_frames: int) -> _Outcome:
-    """In the worker: parse and render; errors come back as values (they pickle simply)."""
+def _render_file(data: bytes, max_size: int, max_frames: int, describe: bool = False) -> _Outcome:
+    """In the worker: parse and render (and with ``describe`` make the DICOM JSON template
+    first); errors come back as values (they pickle simply)."""
     from pydicom import dcmread
 
+    from hds.dicomweb.template import template_of_file
+
+    template = template_of_file(data) if describe else None
     try:
         ds = dcmread(BytesIO(data), force=True)
         result = render_dataset(ds, max_size=max_size, max_frames=max_frames)
     except RenderError as exc:
-        return _Outcome(reason=exc.reason, params=dict(exc.params))
+        return _Outcome(reason=exc.reason, params=dict(exc.params), template=template)
     except MemoryError:
-        return _Outcome(reason=gettext_noop("The image is too large for a preview"))
+        reason = gettext_noop("The image is too large for a preview")
+        return _Outcome(reason=reason, template=template)
     except Exception:
-        return _Outcome(reason=gettext_noop("This image could not be rendered"))
-    return _Outcome(rendering=result)
+        reason = gettext_noop("This image could not be rendered")
+        return _Outcome(reason=reason, template=template)
+    return _Outcome(rendering=result, template=template)
 
 
 def _probe() -> bool:
@@ -135,22 +151,34 @@ class RenderPool:
 
     def render(self, data: bytes, *, max_size: int = 2048, max_frames: int = 2000) -> Rendering:
         """Render a DICOM file's frames in a worker; ``RenderError`` says why it could not."""
+        prepared = self.prepare(data, max_size=max_size, max_frames=max_frames, describe=False)
+        if prepared.rendering is None:
+            raise prepared.error or RenderError(gettext_noop("This image could not be rendered"))
+        return prepared.rendering
+
+    def prepare(
+        self, data: bytes, *, max_size: int = 2048, max_frames: int = 2000, describe: bool = True
+    ) -> Prepared:
+        """Render a DICOM file's frames in a worker and, with ``describe``, make its DICOM
+        JSON template there too (no template when the worker hangs or dies)."""
         pool = self._executor()
         future: Future[_Outcome]
         try:
-            future = pool.submit(_render_file, data, max_size, max_frames)
+            future = pool.submit(_render_file, data, max_size, max_frames, describe)
             outcome = future.result(timeout=self.limits.timeout_seconds)
         except FutureTimeout:
             self._discard(pool)
             logger.warning("A render task took too long; its worker pool was replaced")
-            raise RenderError(gettext_noop("Rendering took too long")) from None
+            return Prepared(None, RenderError(gettext_noop("Rendering took too long")), None)
         except BrokenProcessPool:
             self._discard(pool)
             logger.warning("A render worker died; its pool was replaced")
-            raise RenderError(gettext_noop("This image could not be rendered")) from None
+            error = RenderError(gettext_noop("This image could not be rendered"))
+            return Prepared(None, error, None)
         if outcome.rendering is None:
-            raise RenderError(outcome.reason, **(outcome.params or {}))
-        return outcome.rendering
+            error = RenderError(outcome.reason, **(outcome.params or {}))
+            return Prepared(None, error, outcome.template)
+        return Prepared(outcome.rendering, None, outcome.template)
 
     def probe_isolation(self) -> bool:
         """Whether the workers run without a network (asks one of them)."""

@@ -39,6 +39,7 @@ from hds.archive.sandbox import Limits, RenderPool
 from hds.archive.storage import delete_objects_after_commit, get_store, write_blob
 from hds.core.jobs import periodic
 from hds.crypto.blob import BlobKind
+from hds.crypto.errors import InvalidCiphertext
 from hds.crypto.grants import key_commitment, new_dek
 from hds.crypto.records import (
     account_catalog_key,
@@ -47,6 +48,7 @@ from hds.crypto.records import (
     open_record,
     seal_record,
 )
+from hds.dicomweb.template import template_of_file
 
 logger = logging.getLogger(__name__)
 _INGEST_THREADS = 2
@@ -106,6 +108,30 @@ def _seal_item(opened: OpenStudy, item: Item, meta: dict[str, Any]) -> None:
     item.meta_ct = seal_record(
         opened.meta_key, json.dumps(meta, separators=(",", ":")).encode(), _item_aad(item.id)
     )
+
+
+def _dicom_json_aad(item_id: object) -> bytes:
+    return f"hds/v1/item-dicom-json|{item_id}".encode()
+
+
+def seal_dicom_json(opened: OpenStudy, item: Item, raw: bytes) -> None:
+    """Set the item's sealed DICOM JSON template (``hds.dicomweb.template``); not saved."""
+    item.dicom_json_ct = seal_record(opened.meta_key, raw, _dicom_json_aad(item.id))
+
+
+def read_dicom_json(opened: OpenStudy, item: Item) -> dict[str, Any] | None:
+    """The item's DICOM JSON template, or None when it has none or it does not open (a row
+    tampered with or moved to another item): the caller then builds it from the blob."""
+    sealed = item.dicom_json_ct
+    if not sealed:
+        return None
+    try:
+        data: dict[str, Any] = json.loads(
+            open_record(opened.meta_key, bytes(sealed), _dicom_json_aad(item.id))
+        )
+    except (InvalidCiphertext, ValueError):
+        return None
+    return data
 
 
 # ------------------------------------------------------------------------------------ quota
@@ -236,14 +262,25 @@ def render_pool() -> RenderPool | None:
     )
 
 
-def _render(ds: Dataset, data: bytes) -> tuple[list[bytes], dict[str, Any]]:
-    if "PixelData" not in ds:
-        return [], {"render_error": None, "jpeg": []}
+def _render(ds: Dataset, data: bytes) -> tuple[list[bytes], dict[str, Any], bytes | None]:
+    """The preview frames, what the item record says about them, and the instance's DICOM
+    JSON template (``hds.dicomweb.template``; made in the render worker when there is one)."""
     pool = render_pool()
-    try:
-        result = rendering.render_dataset(ds) if pool is None else pool.render(data)
-    except rendering.RenderError as exc:
-        return [], {"render_error": exc.reason, "render_error_params": exc.params, "jpeg": []}
+    if "PixelData" not in ds or pool is None:
+        template = template_of_file(data)
+        if "PixelData" not in ds:
+            return [], {"render_error": None, "jpeg": []}, template
+        try:
+            result = rendering.render_dataset(ds)
+        except rendering.RenderError as exc:
+            return [], _render_failure(exc), template
+    else:
+        prepared = pool.prepare(data)
+        template = prepared.template
+        if prepared.rendering is None:
+            error = prepared.error or rendering.RenderError("This image could not be rendered")
+            return [], _render_failure(error), template
+        result = prepared.rendering
     offsets, position = [], 0
     for frame in result.frames:
         offsets.append([position, len(frame), zlib.crc32(frame)])
@@ -255,7 +292,11 @@ def _render(ds: Dataset, data: bytes) -> tuple[list[bytes], dict[str, Any]]:
         "jpeg_height": result.height,
         "window": [result.window_center, result.window_width],
     }
-    return result.frames, info
+    return result.frames, info, template
+
+
+def _render_failure(exc: rendering.RenderError) -> dict[str, Any]:
+    return {"render_error": exc.reason, "render_error_params": exc.params, "jpeg": []}
 
 
 def render_error_text(meta: dict[str, Any]) -> str:
@@ -375,6 +416,7 @@ class _Prepared:
     meta: dict[str, Any]
     blob: Blob | None = None
     rendering: Blob | None = None
+    template: bytes | None = None  # DICOM JSON template, sealed into the item at commit
 
     @property
     def blob_keys(self) -> list[str]:
@@ -455,7 +497,7 @@ def ingest_files(
 
 def _render_and_write(prepared: _Prepared, ds: Dataset, data: bytes) -> tuple[Blob, Blob | None]:
     """Render the instance (into ``prepared.meta``) and write its encrypted blobs."""
-    frames, render_info = _render(ds, data)
+    frames, render_info, prepared.template = _render(ds, data)
     prepared.meta.update(render_info)
     blob = write_blob(prepared.opened, BlobKind.INSTANCE, [data])
     try:
@@ -515,6 +557,8 @@ def _commit_instances(account: Account, ams: bytes, batch: list[_Prepared]) -> l
                     size=p.size,
                 )
                 _seal_item(opened, item, p.meta)
+                if p.template is not None:
+                    seal_dicom_json(opened, item, p.template)
                 _merge_instance(summary, p.meta, item)
                 items.append(item)
             Item.objects.bulk_create(items)

@@ -1,55 +1,34 @@
-"""Instance metadata kept ready: each instance's DICOM JSON, sealed in its item row.
+"""Instance metadata kept ready: each instance's DICOM JSON template, sealed in its item row.
 
 Building an instance's metadata means decrypting the start of its blob, parsing the header with
 pydicom and converting every element (about 1 ms per instance), which made a viewer wait for
-its series' metadata before the first image. The first metadata request of an instance stores
-the result as ``Item.dicom_json_ct``, sealed with the study's metadata key and bound to the item
-(its own AAD, so it cannot pass for ``meta_ct`` or for another item); later requests open it.
+its series' metadata before the first image. Ingest stores the template
+(``hds.dicomweb.template``) as ``Item.dicom_json_ct``, sealed with the study's metadata key and
+bound to the item (its own AAD, so it cannot pass for ``meta_ct`` or for another item); a
+metadata request that finds none (instances stored before, a header too big, a row tampered
+with) builds it from the blob and stores it for the next request.
 
-The stored document is a *template*: bulk data URIs are relative to the instance
-(``bulkdata/7FE00010``) and get the instance's absolute URL as the request reached us when sent.
-A template that does not open (a key rotated, a row tampered with) is rebuilt from the blob.
+Bulk data URIs in a template are relative to the instance (``bulkdata/7FE00010``); ``resolve``
+gives them the instance's absolute URL as the request reached us.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Final
-
 from hds.archive.keys import OpenStudy
 from hds.archive.models import Item
-from hds.crypto.errors import InvalidCiphertext
-from hds.crypto.records import open_record, seal_record
+from hds.archive.services import seal_dicom_json
 from hds.dicomweb.dicomjson import JsonDict
-
-BULK_PREFIX: Final = "bulkdata/"
-MAX_TEMPLATE_BYTES: Final = 256 * 1024  # bigger headers (rare) are parsed each time
-
-
-def _aad(item_id: object) -> bytes:
-    return f"hds/v1/item-dicom-json|{item_id}".encode()
-
-
-def open_template(opened: OpenStudy, item: Item) -> JsonDict | None:
-    """The item's stored template, or None when there is none or it does not open."""
-    sealed = item.dicom_json_ct
-    if not sealed:
-        return None
-    try:
-        template: JsonDict = json.loads(open_record(opened.meta_key, bytes(sealed), _aad(item.id)))
-    except (InvalidCiphertext, ValueError):
-        return None
-    return template
+from hds.dicomweb.template import BULK_PREFIX, encode_template
 
 
 def seal_templates(opened: OpenStudy, pairs: list[tuple[Item, JsonDict]]) -> None:
     """Store templates for items of one study (one UPDATE per item, in one batch)."""
     changed = []
     for item, template in pairs:
-        raw = json.dumps(template, separators=(",", ":")).encode()
-        if len(raw) > MAX_TEMPLATE_BYTES:
+        raw = encode_template(template)
+        if raw is None:
             continue
-        item.dicom_json_ct = seal_record(opened.meta_key, raw, _aad(item.id))
+        seal_dicom_json(opened, item, raw)
         changed.append(item)
     if changed:
         # Rows deleted in the meantime are simply not updated.

@@ -23,7 +23,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import ExplicitVRLittleEndian
 
 from hds.archive.rendering import can_decode
-from hds.dicomweb.blobfile import BlobFile
+from hds.dicomweb.blobfile import BlobFile, MemoryFile
 from hds.dicomweb.media import (
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
     EXPLICIT_VR_BIG_ENDIAN,
@@ -80,7 +80,7 @@ class Header:
             return 1
 
 
-def read_header(file: BlobFile) -> Header:
+def read_header(file: BlobFile | MemoryFile) -> Header:
     """Parse the instance up to its pixel data (which stays undecrypted)."""
     found: list[tuple[int, str | None, int]] = []
 

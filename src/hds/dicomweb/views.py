@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from hds.archive import rendering
 from hds.archive.models import Item
 from hds.archive.selectors import catalogue
-from hds.archive.services import read_item_meta
+from hds.archive.services import read_dicom_json, read_item_meta
 from hds.archive.storage import reader
 from hds.core.errors import NotFound
 from hds.dicomweb import metacache
@@ -33,7 +33,7 @@ from hds.dicomweb.access import (
 )
 from hds.dicomweb.auth import Caller, dicomweb_view, error
 from hds.dicomweb.blobfile import BlobFile
-from hds.dicomweb.dicomjson import BINARY_VRS, JsonDict, element, metadata, tag_key
+from hds.dicomweb.dicomjson import BINARY_VRS, JsonDict, element
 from hds.dicomweb.media import (
     DICOM,
     DICOM_JSON,
@@ -67,6 +67,7 @@ from hds.dicomweb.pixels import (
     transcode,
 )
 from hds.dicomweb.stow import StowResult, store_parts
+from hds.dicomweb.template import instance_template
 
 MAX_FRAMES_PER_REQUEST: Final = 10_000
 
@@ -340,17 +341,7 @@ def _read_header(study: StudyAccess, instance: Instance) -> tuple[BlobFile, Head
 def _instance_template(study: StudyAccess, instance: Instance) -> JsonDict:
     """The instance's metadata with bulk data URIs relative to it (``metacache``)."""
     _file, header = _read_header(study, instance)
-
-    def bulk_data_uri(tag: int) -> str:
-        return f"{metacache.BULK_PREFIX}{tag_key(tag)}"
-
-    extra: JsonDict = {"00083002": element("UI", [header.transfer_syntax])}
-    if header.pixel is not None:
-        extra[tag_key(header.pixel.tag)] = {
-            "vr": header.pixel.vr,
-            "BulkDataURI": bulk_data_uri(header.pixel.tag),
-        }
-    return metadata(header.dataset, bulk_data_uri=bulk_data_uri, extra=extra)
+    return instance_template(header)
 
 
 # Templates made while a metadata answer streams are stored in batches of this many, so a
@@ -371,7 +362,7 @@ def _metadata_response(
         for n, instance in enumerate(instances):
             if n:
                 yield b","
-            template = metacache.open_template(study.opened, instance.item)
+            template = read_dicom_json(study.opened, instance.item)
             if template is None:
                 template = _instance_template(study, instance)
                 made.append((instance.item, template))
