@@ -160,9 +160,31 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-def hds_context(chromium: Any, hds: Hds) -> Any:
+# A mid-range phone: 412 x 915 CSS pixels, touch, coarse pointer, and 4 GB of memory as the page
+# sees it (navigator.deviceMemory sizes our image cache: 48 MB per GB on coarse pointers).
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 412, "height": 915},
+    "device_scale_factor": 2.625,
+    "is_mobile": True,
+    "has_touch": True,
+    "device_memory_gb": 4,
+}
+
+
+def _context(chromium: Any, *, device_memory_gb: int | None = None, **options: Any) -> Any:
+    """A fresh context; ``device_memory_gb`` sets what navigator.deviceMemory reports."""
+    context = chromium.new_context(locale="en-GB", **options)
+    if device_memory_gb is not None:
+        context.add_init_script(
+            "Object.defineProperty(Navigator.prototype, 'deviceMemory', "
+            f"{{ get: () => {device_memory_gb} }})"
+        )
+    return context
+
+
+def hds_context(chromium: Any, hds: Hds, **options: Any) -> Any:
     """A fresh browser context logged in to HDS through the form."""
-    context = chromium.new_context(viewport=VIEWPORT, locale="en-GB")
+    context = _context(chromium, **(options or {"viewport": VIEWPORT}))
     page = context.new_page()
     page.goto(f"{hds.base_url}/login/")
     page.get_by_label("E-mail address").fill(EMAIL)
@@ -214,6 +236,12 @@ def chromium_rss_mb() -> float:
     return total / MB
 
 
+def js_memory_mb(cdp: Any) -> float:
+    """The page's JS heap plus ArrayBuffer backing stores (where decoded pixels live)."""
+    usage = cdp.send("Runtime.getHeapUsage")
+    return (float(usage["usedSize"]) + float(usage.get("backingStorageSize", 0))) / MB
+
+
 def scroll_memory(context: Any, url: str, slices: int, ready: Callable[[Any], None]) -> Memory:
     """Open a big series and wheel through every slice; return the memory peaks."""
     page = context.new_page()
@@ -231,16 +259,16 @@ def scroll_memory(context: Any, url: str, slices: int, ready: Callable[[Any], No
     sampler = threading.Thread(target=sample_rss, daemon=True)
     sampler.start()
     start = time.perf_counter()
-    page.mouse.move(VIEWPORT["width"] / 2 + 100, VIEWPORT["height"] / 2)
+    size = page.viewport_size or VIEWPORT
+    # Right of the centre on a desktop (clear of the series panel), the centre on a phone.
+    page.mouse.move(size["width"] / 2 + (100 if size["width"] > 800 else 0), size["height"] / 2)
     for n in range(slices):
         page.mouse.wheel(0, 100)
         if n % 10 == 0:
             page.wait_for_timeout(30)
-            heap = cdp.send("Runtime.getHeapUsage")
-            peaks["heap"] = max(peaks["heap"], float(heap["usedSize"]) / MB)
+            peaks["heap"] = max(peaks["heap"], js_memory_mb(cdp))
     page.wait_for_timeout(2000)
-    heap = cdp.send("Runtime.getHeapUsage")
-    peaks["heap"] = max(peaks["heap"], float(heap["usedSize"]) / MB)
+    peaks["heap"] = max(peaks["heap"], js_memory_mb(cdp))
     seconds = time.perf_counter() - start
     stop.set()
     sampler.join()
@@ -261,18 +289,22 @@ def _row(label: str, ours: float | None, theirs: float | None, unit: str) -> str
     return f"| {label} | {cell(ours)} | {cell(theirs)} | {ratio} |"
 
 
-def our_marks(context: Any, url: str) -> tuple[float, float] | None:
-    """Our viewer's own User Timing marks: first image decoded, whole series in the cache."""
+MARKS = ("hds-first-image", "hds-first-render", "hds-series-loaded")
+
+
+def our_marks(context: Any, url: str) -> tuple[float, ...] | None:
+    """Our viewer's own User Timing marks (``MARKS``): first image decoded, first image drawn,
+    whole series in the cache; ms from navigation start."""
     page = context.new_page()
     page.goto(url)
     try:
         for _ in range(int(LOAD_TIMEOUT_S * 10)):
-            first, loaded = page.evaluate(
-                "['hds-first-image','hds-series-loaded'].map(n => "
+            found = page.evaluate(
+                f"{list(MARKS)}.map(n => "
                 "(performance.getEntriesByName(n)[0] || {}).startTime ?? null)"
             )
-            if loaded is not None:
-                return float(first), float(loaded)
+            if None not in found:
+                return tuple(float(x) for x in found)
             page.wait_for_timeout(100)
         return None
     finally:
@@ -315,11 +347,10 @@ def measure_loads(
         f"Orthanc {[x.frames for x in theirs]} (of {count})"
     ]
     if marks:
-        first = _median([m[0] for m in marks]) or 0.0
-        loaded = _median([m[1] for m in marks]) or 0.0
+        decoded, drawn, loaded = (_median([m[i] for m in marks]) or 0.0 for i in range(3))
         notes.append(
-            "ours, User Timing marks (first image decoded / whole series in the cache): "
-            f"{first:,.0f} ms / {loaded:,.0f} ms"
+            "ours, User Timing marks (first image decoded / drawn / whole series in the "
+            f"cache): {decoded:,.0f} ms / {drawn:,.0f} ms / {loaded:,.0f} ms"
         )
     return rows, notes
 
@@ -333,33 +364,36 @@ def measure_big(
     study = upload_all(hds.base_url, bearer, big.files, ours=True).strip("/").split("/")[-1]
     series = orthanc_series_id(orthanc, upload_all(orthanc.base_url, {}, big.files, False))
     del big
-    _progress("scrolling through the big CT in both viewers")
-    context = hds_context(chromium, hds)
-    ours = scroll_memory(
-        context,
-        f"{hds.base_url}/viewer/{study}/",
-        slices,
-        lambda page: (
-            page.locator('[data-pane="0"] [data-overlay="image"]')
-            .filter(has_text="Image")
-            .wait_for()
-        ),
-    )
-    context.close()
-    context = chromium.new_context(viewport=VIEWPORT)
-    theirs = scroll_memory(
-        context,
-        f"{orthanc.base_url}/web-viewer/app/viewer.html?series={series}",
-        slices,
-        lambda page: page.evaluate(FIRST_PIXELS),
-    )
-    context.close()
-    label = f"{slices}-slice CT scrolled through"
-    return [
-        _row(f"peak JS heap, {label}", ours.js_heap_mb, theirs.js_heap_mb, "MB"),
-        _row(f"peak Chromium RSS, {label}", ours.chromium_rss_mb, theirs.chromium_rss_mb, "MB"),
-        _row(f"wheel through all slices, {label}", ours.seconds, theirs.seconds, "s"),
-    ]
+    rows = []
+    for device, options in (("desktop", {"viewport": VIEWPORT}), ("phone", PHONE)):
+        _progress(f"scrolling through the big CT in both viewers ({device})")
+        context = hds_context(chromium, hds, **options)
+        ours = scroll_memory(
+            context,
+            f"{hds.base_url}/viewer/{study}/",
+            slices,
+            lambda page: (
+                page.locator('[data-pane="0"] [data-overlay="image"]')
+                .filter(has_text="Image")
+                .wait_for()
+            ),
+        )
+        context.close()
+        context = _context(chromium, **options)
+        theirs = scroll_memory(
+            context,
+            f"{orthanc.base_url}/web-viewer/app/viewer.html?series={series}",
+            slices,
+            lambda page: page.evaluate(FIRST_PIXELS),
+        )
+        context.close()
+        label = f"{slices}-slice CT scrolled through, {device}"
+        rows += [
+            _row(f"peak JS memory, {label}", ours.js_heap_mb, theirs.js_heap_mb, "MB"),
+            _row(f"peak Chromium RSS, {label}", ours.chromium_rss_mb, theirs.chromium_rss_mb, "MB"),
+            _row(f"wheel through all slices, {label}", ours.seconds, theirs.seconds, "s"),
+        ]
+    return rows
 
 
 def run(args: argparse.Namespace, tmp: Path, stack: contextlib.ExitStack) -> None:

@@ -106,7 +106,9 @@ function numbers (meta, tag) {
 }
 
 async function initCornerstone () {
-  await coreInit()
+  // One WebGL context serves every pane (Cornerstone's default pool of 7 costs start-up time and
+  // memory, which phones feel most; panes are stack viewports and render one at a time anyway).
+  await coreInit({ isMobile: coarse, rendering: { webGlContextCount: 1 } })
   // Requests are same-origin: the session cookie travels by itself.
   loaderInit({ maxWebWorkers: Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1)) })
   toolsInit()
@@ -243,7 +245,12 @@ class Pane {
     this.element.addEventListener(Events.VOI_MODIFIED, () => this.updateWindowLine())
     // The first image's VOI can be applied by the render itself without a VOI_MODIFIED event
     // reaching us (a race seen under load): the rendered image always has its window.
-    this.element.addEventListener(Events.IMAGE_RENDERED, () => this.updateWindowLine())
+    this.element.addEventListener(Events.IMAGE_RENDERED, () => {
+      if (this.index === 0 && this.loaded.size && !performance.getEntriesByName('hds-first-render').length) {
+        performance.mark('hds-first-render') // bench/bench_viewer.py
+      }
+      this.updateWindowLine()
+    })
     this.element.addEventListener(Events.CAMERA_MODIFIED, () => this.updateZoomLine())
   }
 
