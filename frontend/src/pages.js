@@ -7,6 +7,7 @@ import { initCodeInputs, setCodeInputValue } from './code-input.js'
 import { applyFragmentSecrets } from './fragments.js'
 import { initStrengthMeters } from './strength-meter.js'
 import { initUploaders } from './upload.js'
+import { initPwa, registerServiceWorker } from './pwa.js'
 
 // --- htmx ------------------------------------------------------------------------------
 // These run before htmx's own DOMContentLoaded init (this module is deferred), so htmx never
@@ -131,7 +132,9 @@ document.addEventListener('keydown', (event) => {
 initCodeInputs(document)
 initStrengthMeters(document)
 initUploaders(document)
+initPwa(document)
 applyFragmentSecrets({ setCodeInputValue })
+registerServiceWorker()
 
 // Content swapped in by htmx (htmx:load fires for the body on start-up too; all inits are
 // idempotent).
@@ -139,4 +142,5 @@ htmx.onLoad((root) => {
   initCodeInputs(root)
   initStrengthMeters(root)
   initUploaders(root)
+  initPwa(root)
 })

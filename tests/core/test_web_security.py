@@ -57,6 +57,12 @@ MATRIX: dict[str, tuple[str, int, int]] = {
     "archive:frame": ("/documents/{study}/items/{item}/frames/1.jpg", 302, 404),
     "archive:finding": ("/documents/{study}/findings/{finding}.pdf", 302, 404),
     "viewer:study": ("/viewer/{study}/", 302, 404),
+    "viewer:offline": ("/viewer/{study}/offline.json", 302, 404),
+    # The installable web app's shell: the same for everyone, no user data (docs/pwa.md).
+    "viewer:manifest": ("/manifest.webmanifest", 200, 200),
+    "viewer:service_worker": ("/sw.js", 200, 200),
+    "viewer:offline_page": ("/offline/", 200, 200),
+    "viewer:icon": ("/icons/192.png", 200, 200),
     # The JSON API: anonymous 401; the upload calls are POST-only (GET 405).
     "api:upload_plan": ("/api/v1/uploads/plan", 405, 405),
     "api:upload_check": ("/api/v1/uploads/check", 405, 405),

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from csp.decorators import csp_update
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -27,6 +27,7 @@ from hds.archive.selectors import Entry, study_contents
 from hds.archive.services import display_date, read_summary
 from hds.core.errors import NotFound
 from hds.keys.keyring import load_keyring
+from hds.viewer.offline import kept_cache_name, static_urls, viewer_requests
 
 MAX_SELECTED_SERIES = 16
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
@@ -144,4 +145,26 @@ def study(request: HttpRequest, study_id: str) -> HttpResponse:
             "study": opened.study,
             "mode": config["mode"],
         },
+    )
+
+
+@unlocked_required
+@require_safe
+def offline(request: HttpRequest, study_id: str) -> JsonResponse:
+    """What "Keep on this device" stores for the study page's script (docs/pwa.md): the viewer's
+    requests for this study, the static files, and the name of the cache to put them in."""
+    holding, opened = _open(request, study_id)
+    if opened.study.kind != Study.Kind.IMAGING:
+        raise Http404
+    summary = read_summary(holding, load_keyring(request).require("ams"))
+    return JsonResponse(
+        {
+            "study": str(study_id),
+            "cache": kept_cache_name(str(study_id)),
+            "title": Entry(holding=Holding(), summary=summary).title,
+            "date": display_date(str(summary.get("study_date", ""))),
+            "viewer": reverse("viewer:study", args=[study_id]),
+            "requests": [r.as_json() for r in viewer_requests(str(study_id), opened, summary)],
+            "static": static_urls(),
+        }
     )

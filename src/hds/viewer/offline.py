@@ -1,0 +1,155 @@
+"""The installable web app's data side: the app shell the service worker precaches, and the list
+of requests "Keep on this device" stores for one study (docs/pwa.md).
+
+Two kinds of Cache Storage caches exist in the browser, and nothing else is ever cached:
+
+- ``hds-shell-<version>``: written only by the service worker, and only with files under
+  ``/static/`` plus the offline page (no user data). The version is a hash of those files, so a
+  deploy that changes any of them gets a new cache and the worker deletes the old one.
+- ``hds-kept-<study id>``: written only by the study page's script when the user chooses "Keep
+  on this device", with exactly the requests of :func:`viewer_requests`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.template.loader import get_template
+from django.templatetags.static import static
+from django.urls import reverse
+
+from hds.archive.keys import OpenStudy
+from hds.archive.selectors import study_contents
+
+SHELL_CACHE_PREFIX = "hds-shell-"
+KEPT_CACHE_PREFIX = "hds-kept-"
+
+# What the viewer sends (frontend/src/viewer/dicom.js fetchDicomJson, and the `mediaType` of
+# @cornerstonejs/dicom-image-loader's wadors loadImage). The server answers by Accept, so the
+# kept copy must be fetched with the same header; the service worker matches with ignoreVary.
+METADATA_ACCEPT = "application/dicom+json"
+FRAME_ACCEPT = "multipart/related; type=application/octet-stream; transfer-syntax=*"
+
+# Build output that is never requested by a page: precompressed siblings (WhiteNoise picks them
+# by Accept-Encoding for the plain name), source maps, dot files.
+_SKIPPED_SUFFIXES = (".gz", ".br", ".map")
+
+# Files whose change must give the shell a new version besides the static files themselves.
+_SHELL_TEMPLATES = ("viewer/sw.js", "viewer/offline.html")
+
+
+@dataclass(frozen=True)
+class OfflineRequest:
+    """One request as the viewer makes it: the URL, and the Accept header it sends (if any)."""
+
+    url: str
+    accept: str = ""
+
+    def as_json(self) -> dict[str, str]:
+        """For offline.json: ``{"url": …}`` plus ``"accept"`` when the viewer sends one."""
+        return {"url": self.url, "accept": self.accept} if self.accept else {"url": self.url}
+
+
+def _static_files() -> list[tuple[str, Path]]:
+    """Every file the static finders serve under STATIC_URL, as (name, path), sorted by name."""
+    found: dict[str, Path] = {}
+    for finder in finders.get_finders():
+        for name, storage in finder.list(["*.gz", "*.br", "*.map", ".*"]):
+            if name.endswith(_SKIPPED_SUFFIXES) or name in found:
+                continue  # the first finder wins, as in static serving
+            found[name.replace("\\", "/")] = Path(storage.path(name))
+    return sorted(found.items())
+
+
+def static_urls() -> list[str]:
+    """The app shell: every static URL (scripts, styles, decode worker, codecs, icons)."""
+    return [static(name) for name, _path in _static_files()]
+
+
+@lru_cache(maxsize=8)
+def _digest(signature: tuple[tuple[str, str, int, int], ...], extra: bytes) -> str:
+    """Hash the contents once per set of (name, path, size, mtime); the result is the same on
+    every app node that serves the same build, so all of them hand out the same service worker."""
+    digest = hashlib.sha256(extra)
+    for name, path, _size, _mtime in signature:
+        digest.update(name.encode() + b"\0")
+        digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+def _extra_inputs() -> bytes:
+    """The service worker and offline page templates and the compiled translations."""
+    parts = []
+    for name in _SHELL_TEMPLATES:
+        origin = get_template(name).origin  # type: ignore[attr-defined]  # not in the stubs
+        parts.append(Path(origin.name).read_bytes())
+    for locale in settings.LOCALE_PATHS:
+        parts.extend(p.read_bytes() for p in sorted(Path(locale).glob("*/LC_MESSAGES/*.mo")))
+    return hashlib.sha256(b"\0".join(parts)).digest()
+
+
+def shell_version() -> str:
+    """A hash of the app shell; the service worker's cache is named after it."""
+    signature = tuple(
+        (name, str(path), stat.st_size, stat.st_mtime_ns)
+        for name, path in _static_files()
+        for stat in [path.stat()]
+    )
+    return _digest(signature, _extra_inputs())
+
+
+def kept_cache_name(study_id: str) -> str:
+    """The Cache Storage cache "Keep on this device" fills for one study."""
+    return f"{KEPT_CACHE_PREFIX}{study_id}"
+
+
+def viewer_requests(
+    study_id: str, opened: OpenStudy, summary: dict[str, Any]
+) -> list[OfflineRequest]:
+    """Every request the viewer page makes for this study, except the static files.
+
+    KEEP IN STEP with the viewer: this must list exactly what ``/viewer/<study id>/`` asks the
+    server for, as frontend/src/viewer/ (main.js, dicom.js, boot.js) builds the URLs:
+
+    - the viewer page itself (without ``?series=`` or ``?mode=``: what "Open viewer" links to);
+    - the series panel's thumbnails (``config.series[].thumbnail``, from ``views._series_config``);
+    - per series, the WADO-RS series metadata (``.../series/<uid>/metadata``, Accept DICOM JSON);
+    - per instance with pixels, each frame (``.../instances/<uid>/frames/<n>``) with the Accept
+      header of Cornerstone's WADO-RS loader;
+    - the findings panel's PDFs (loaded in its frame when the panel opens).
+
+    tests/browser/test_pwa.py opens a kept study offline and records what the viewer requests
+    online, so a change in the viewer that asks for anything else fails there, not in a
+    patient's hands.
+    """
+    requests = [OfflineRequest(reverse("viewer:study", args=[study_id]))]
+    series, findings = study_contents(opened)
+    study_uid = str(summary.get("study_uid", ""))
+    for view in series:
+        thumb = view.thumb_item
+        if thumb is not None:
+            requests.append(OfflineRequest(reverse("archive:thumbnail", args=[study_id, thumb.id])))
+        requests.append(
+            OfflineRequest(
+                reverse("dicomweb:series_metadata", args=[study_uid, view.uid]), METADATA_ACCEPT
+            )
+        )
+        for _item, meta in view.items:
+            if not meta.get("rows"):
+                continue  # no pixel data: dicom.js leaves the instance out of the stack
+            for frame in range(1, int(meta.get("frames") or 1) + 1):
+                url = reverse(
+                    "dicomweb:frames", args=[study_uid, view.uid, meta["sop_uid"], str(frame)]
+                )
+                requests.append(OfflineRequest(url, FRAME_ACCEPT))
+    requests.extend(
+        OfflineRequest(reverse("archive:finding", args=[study_id, item.id]))
+        for item, _meta in findings
+    )
+    return requests
