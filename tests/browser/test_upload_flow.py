@@ -55,7 +55,7 @@ def test_upload_files_see_previews_and_download(
     page.wait_for_load_state("networkidle")
     assert thumb.evaluate("img => img.naturalWidth") > 0
 
-    row.get_by_role("link").click()
+    row.locator("a.study-link").click()  # the row also links to the viewer
     page.get_by_role("heading", name="CT Hand").wait_for()
     with page.expect_download() as info:
         page.get_by_role("link", name="Download JPEG + DICOM").click()
