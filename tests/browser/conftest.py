@@ -8,6 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.test import Client
+
+from tests.conftest import Persona, log_in
 
 CHROMIUM = os.environ.get("HDS_CHROMIUM", "/usr/bin/chromium")
 FRONTEND_BUILD = Path(__file__).resolve().parents[2] / "frontend" / "dist" / "pages.js"
@@ -44,3 +47,11 @@ def browser() -> Iterator[object]:
         )
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def uploader(alice: Persona) -> Client:
+    """A test client logged in as alice, for putting studies in place quickly."""
+    client = Client()
+    log_in(client, alice)
+    return client

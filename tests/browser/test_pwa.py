@@ -17,7 +17,7 @@ from pydicom import dcmread
 
 from tests.archive.factories import ct_series
 from tests.browser.test_viewer import _login, _open, _wait_for_image
-from tests.conftest import Persona, log_in
+from tests.conftest import Persona
 from tests.viewer.factories import mr_series, upload_study
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -58,13 +58,6 @@ MANIFEST = """async () => {
   }
   return { manifest, icons }
 }"""
-
-
-@pytest.fixture
-def uploader(alice: Persona) -> Client:
-    client = Client()
-    log_in(client, alice)
-    return client
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from pydicom.uid import generate_uid
 
 from tests.archive.factories import ct_series
-from tests.conftest import Persona, log_in
+from tests.conftest import Persona
 from tests.viewer.factories import (
     COMPRESSED_FILES,
     mr_series,
@@ -55,13 +55,6 @@ def _login(page: Any, base: str, persona: Persona) -> None:
     page.get_by_label("Password").fill(persona.password)
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="My documents").wait_for()
-
-
-@pytest.fixture
-def uploader(alice: Persona) -> Client:
-    client = Client()
-    log_in(client, alice)
-    return client
 
 
 @pytest.fixture
