@@ -34,6 +34,8 @@ def test_owner_gets_the_viewer_with_series_and_no_store(alice_client: Client) ->
     assert series[0]["modality"] == "CT"
     assert config["mode"] == "full"
     assert str(config["dicomweb"]) == "/dicomweb"
+    # Installed from the viewer too (a phone user may open a study first).
+    assert '<link rel="manifest" href="/manifest.webmanifest">' in response.content.decode()
 
 
 def test_csp_allows_wasm_on_the_viewer_only(alice_client: Client) -> None:
