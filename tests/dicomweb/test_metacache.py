@@ -1,4 +1,4 @@
-"""Instance metadata kept sealed in its item row after the first request (metacache)."""
+"""Instance metadata sealed in its item row (metacache); multi-frame headers parsed once."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from pydicom import dcmread
 from hds.archive.models import Item
 from hds.archive.services import render_pool
 from hds.dicomweb import template, views
+from hds.dicomweb.pixels import read_header
 from tests.archive.factories import ct_series
 from tests.dicomweb.conftest import STOW_CONTENT_TYPE, TokenPersona, multipart_body
+from tests.viewer.factories import us_multiframe
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +136,69 @@ def test_templates_above_the_size_limit_are_not_stored(
     assert _metadata(client, alice_token, series["url"]) == first
     assert not Item.objects.exclude(dicom_json_ct=None).exists()
     assert _metadata(client, alice_token, series["url"]) == first
+
+
+# ------------------------------------------------------------ headers of multi-frame instances
+
+FRAME_ACCEPT = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
+
+
+def _frame_url(data: bytes, frame: int) -> str:
+    ds = dcmread(io.BytesIO(data))
+    return (
+        f"/dicomweb/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
+        f"/instances/{ds.SOPInstanceUID}/frames/{frame}"
+    )
+
+
+def _payload(response: Any) -> bytes:
+    """The one part's bytes of a single-frame multipart answer (boundaries differ per answer)."""
+    content = bytes(response.content)
+    return content.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n--", 1)[0]
+
+
+def _count_header_reads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    calls: list[object] = []
+
+    def counting(file: Any) -> Any:
+        calls.append(file)
+        return read_header(file)
+
+    monkeypatch.setattr(views, "read_header", counting)
+    return calls
+
+
+def test_a_multi_frame_header_is_parsed_once_for_all_its_frames(
+    client: Client,
+    alice_token: TokenPersona,
+    charlie_token: TokenPersona,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loop = us_multiframe(6)
+    ct = ct_series(2)
+    response = client.post(
+        "/dicomweb/studies",
+        multipart_body([loop, *ct]),
+        content_type=STOW_CONTENT_TYPE,
+        headers=alice_token.headers,
+    )
+    assert response.status_code == 200
+    calls = _count_header_reads(monkeypatch)
+    headers = {**alice_token.headers, "Accept": FRAME_ACCEPT}
+    bodies = [client.get(_frame_url(loop, n), headers=headers) for n in range(1, 7)]
+    assert [b.status_code for b in bodies] == [200] * 6
+    frames = [_payload(b) for b in bodies]
+    assert len(set(frames)) == 6  # six different frames
+    assert {len(f) for f in frames} == {64 * 64 * 3}
+    assert len(calls) == 1
+    # The outsider still gets 404: access is checked before the cache is asked.
+    outsider = {**charlie_token.headers, "Accept": FRAME_ACCEPT}
+    assert client.get(_frame_url(loop, 2), headers=outsider).status_code == 404
+    # Single-frame instances are not kept: each request reads its own header.
+    for data in ct:
+        assert client.get(_frame_url(data, 1), headers=headers).status_code == 200
+    assert len(calls) == 3
+    # After the time limit the header is read again.
+    monkeypatch.setattr(views._HeaderCache, "TTL_SECONDS", -1.0)
+    assert _payload(client.get(_frame_url(loop, 3), headers=headers)) == frames[2]
+    assert len(calls) == 4

@@ -7,6 +7,9 @@ forbidden) and stream answers; instances are decrypted while they are sent, neve
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
@@ -333,9 +336,57 @@ def instance(
 # -------------------------------------------------------------------------------- metadata
 
 
+class _HeaderCache:
+    """Parsed headers of multi-frame instances, briefly, in this process's memory only.
+
+    A viewer asks for each frame of a multi-frame instance on its own, and parsing its header
+    again for each (an enhanced CT or MR header with per-frame functional groups takes tens of
+    milliseconds) would dominate. Entries are keyed by blob and used only after the request
+    passed the access checks; they leave after ``TTL_SECONDS`` or when ``SIZE`` newer ones came.
+    """
+
+    SIZE: Final = 16
+    TTL_SECONDS: Final = 60.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[object, tuple[float, Header]] = OrderedDict()
+
+    def get(self, key: object) -> Header | None:
+        now = time.monotonic()
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None or now - found[0] > self.TTL_SECONDS:
+                self._entries.pop(key, None)
+                return None
+            self._entries.move_to_end(key)
+            return found[1]
+
+    def put(self, key: object, header: Header) -> None:
+        with self._lock:
+            self._entries[key] = (time.monotonic(), header)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.SIZE:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_headers = _HeaderCache()
+
+
 def _read_header(study: StudyAccess, instance: Instance) -> tuple[BlobFile, Header]:
     file = BlobFile(reader(study.opened, instance.item.blob))
-    return file, read_header(file)
+    if int(instance.meta.get("frames") or 1) <= 1:
+        return file, read_header(file)
+    key = instance.item.blob_id
+    header = _headers.get(key)
+    if header is None:
+        header = read_header(file)
+        _headers.put(key, header)
+    return file, header
 
 
 def _instance_template(study: StudyAccess, instance: Instance) -> JsonDict:
