@@ -75,14 +75,33 @@ def _stats(page: Any, pane: int = 0) -> dict[str, Any]:
     return stats
 
 
-def _wait_for_image(page: Any, pane: int = 0) -> dict[str, Any]:
-    """Wait until the pane's canvas shows something that is not black; return its stats."""
+def _wait_for_image(page: Any, pane: int = 0, *, settled: bool = False) -> dict[str, Any]:
+    """Wait until the pane's canvas shows something that is not black; return its stats.
+
+    ``settled``: also wait until two samples 100 ms apart agree, so a picture taken while the
+    layout still resizes the canvas (the series panel opening) is not the reference.
+    """
+    previous = None
     for _ in range(100):
         stats = page.evaluate(CANVAS_STATS, pane)
         if stats and stats["lit"] > 0:
-            return dict(stats)
+            if not settled or stats == previous:
+                return dict(stats)
+            previous = stats
         page.wait_for_timeout(100)
-    raise AssertionError(f"pane {pane} stayed black")
+    raise AssertionError(f"pane {pane} stayed black" if previous is None else "never settled")
+
+
+def _wait_for_cells(page: Any, cells: list[int], pane: int = 0) -> dict[str, Any]:
+    """Wait until the pane shows the picture with these cells (as before); return its stats."""
+    stats = _stats(page, pane)
+    for _ in range(50):
+        if stats["cells"] == cells:
+            return stats
+        page.wait_for_timeout(100)
+        stats = _stats(page, pane)
+    assert stats["cells"] == cells
+    return stats
 
 
 def _wait_for_change(page: Any, before: dict[str, Any], pane: int = 0) -> dict[str, Any]:
@@ -121,7 +140,7 @@ def test_ct_opens_from_my_documents_scrolls_and_windows(
     expect(image_line).to_have_text("Image 1 of 12")
     expect(pane.locator('[data-overlay="patient"]')).to_have_text("Scroll Sam")
     expect(pane.locator('[data-overlay="window"]')).to_have_text("W 400 L 40")
-    first = _wait_for_image(page)
+    first = _wait_for_image(page, settled=True)
 
     # Keys, wheel, scrollbar: each moves through the stack; the overlay tells where we are.
     pane.locator("[data-viewport]").click()
@@ -143,8 +162,8 @@ def test_ct_opens_from_my_documents_scrolls_and_windows(
     # Window/level by dragging changes the overlay and the pixels.
     page.keyboard.press("Home")
     expect(image_line).to_have_text("Image 1 of 12")
-    before = _wait_for_change(page, {"cells": []})
-    assert before["cells"] == first["cells"]
+    # The overlay changes when the image is set, the canvas when it is drawn: wait for it.
+    before = _wait_for_cells(page, first["cells"])
     box = pane.locator("[data-viewport]").bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(cx, cy)
@@ -168,7 +187,7 @@ def test_view_tools_change_the_pixels_and_reset_restores_them(
     study = upload_study(uploader, ct_series(3))
     _open(page, live_server.url, study)
     pane = page.locator('[data-pane="0"]')
-    original = _wait_for_image(page)
+    original = _wait_for_image(page, settled=True)
 
     zoom_line = pane.locator('[data-overlay="zoom"]')
     fitted = zoom_line.inner_text()
@@ -183,11 +202,7 @@ def test_view_tools_change_the_pixels_and_reset_restores_them(
     _drag(page, (cx, cy), (cx + 80, cy + 40))
     page.get_by_role("button", name="Fit").click()
     expect(zoom_line).to_have_text(fitted)
-    for _ in range(50):
-        if _stats(page)["cells"] == original["cells"]:
-            break
-        page.wait_for_timeout(100)
-    assert _stats(page)["cells"] == original["cells"]
+    _wait_for_cells(page, original["cells"])
     assert zoomed["cells"] != original["cells"]
     page.keyboard.press("w")
 
@@ -205,11 +220,7 @@ def test_view_tools_change_the_pixels_and_reset_restores_them(
 
     page.get_by_role("button", name="Reset").click()
     expect(pane).to_have_attribute("data-invert", "false")
-    for _ in range(50):
-        if _stats(page)["cells"] == original["cells"]:
-            break
-        page.wait_for_timeout(100)
-    assert _stats(page)["cells"] == original["cells"]
+    _wait_for_cells(page, original["cells"])
     assert not page.errors, page.errors
 
 
