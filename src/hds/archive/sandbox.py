@@ -60,11 +60,16 @@ class _Outcome:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A file's preview (or why there is none) and its DICOM JSON template, if one was made."""
+    """A file's preview or why there is none, and its DICOM JSON template if one was made."""
 
-    rendering: Rendering | None
-    error: RenderError | None
+    outcome: Rendering | RenderError
     template: bytes | None
+
+    def rendering(self) -> Rendering:
+        """The preview; ``RenderError`` says why there is none."""
+        if isinstance(self.outcome, RenderError):
+            raise self.outcome
+        return self.outcome
 
 
 def _isolate(memory_bytes: int, cpu_seconds: int) -> None:
@@ -151,10 +156,9 @@ class RenderPool:
 
     def render(self, data: bytes, *, max_size: int = 2048, max_frames: int = 2000) -> Rendering:
         """Render a DICOM file's frames in a worker; ``RenderError`` says why it could not."""
-        prepared = self.prepare(data, max_size=max_size, max_frames=max_frames, describe=False)
-        if prepared.rendering is None:
-            raise prepared.error or RenderError(gettext_noop("This image could not be rendered"))
-        return prepared.rendering
+        return self.prepare(
+            data, max_size=max_size, max_frames=max_frames, describe=False
+        ).rendering()
 
     def prepare(
         self, data: bytes, *, max_size: int = 2048, max_frames: int = 2000, describe: bool = True
@@ -169,16 +173,15 @@ class RenderPool:
         except FutureTimeout:
             self._discard(pool)
             logger.warning("A render task took too long; its worker pool was replaced")
-            return Prepared(None, RenderError(gettext_noop("Rendering took too long")), None)
+            return Prepared(RenderError(gettext_noop("Rendering took too long")), None)
         except BrokenProcessPool:
             self._discard(pool)
             logger.warning("A render worker died; its pool was replaced")
-            error = RenderError(gettext_noop("This image could not be rendered"))
-            return Prepared(None, error, None)
+            return Prepared(RenderError(gettext_noop("This image could not be rendered")), None)
         if outcome.rendering is None:
             error = RenderError(outcome.reason, **(outcome.params or {}))
-            return Prepared(None, error, outcome.template)
-        return Prepared(outcome.rendering, None, outcome.template)
+            return Prepared(error, outcome.template)
+        return Prepared(outcome.rendering, outcome.template)
 
     def probe_isolation(self) -> bool:
         """Whether the workers run without a network (asks one of them)."""

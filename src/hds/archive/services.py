@@ -265,22 +265,20 @@ def render_pool() -> RenderPool | None:
 def _render(ds: Dataset, data: bytes) -> tuple[list[bytes], dict[str, Any], bytes | None]:
     """The preview frames, what the item record says about them, and the instance's DICOM
     JSON template (``hds.dicomweb.template``; made in the render worker when there is one)."""
+    if "PixelData" not in ds:
+        return [], {"render_error": None, "jpeg": []}, template_of_file(data)
     pool = render_pool()
-    if "PixelData" not in ds or pool is None:
-        template = template_of_file(data)
-        if "PixelData" not in ds:
-            return [], {"render_error": None, "jpeg": []}, template
-        try:
+    try:
+        if pool is None:
+            template = template_of_file(data)
             result = rendering.render_dataset(ds)
-        except rendering.RenderError as exc:
-            return [], _render_failure(exc), template
-    else:
-        prepared = pool.prepare(data)
-        template = prepared.template
-        if prepared.rendering is None:
-            error = prepared.error or rendering.RenderError("This image could not be rendered")
-            return [], _render_failure(error), template
-        result = prepared.rendering
+        else:
+            prepared = pool.prepare(data)
+            template = prepared.template
+            result = prepared.rendering()
+    except rendering.RenderError as exc:
+        failure = {"render_error": exc.reason, "render_error_params": exc.params, "jpeg": []}
+        return [], failure, template
     offsets, position = [], 0
     for frame in result.frames:
         offsets.append([position, len(frame), zlib.crc32(frame)])
@@ -293,10 +291,6 @@ def _render(ds: Dataset, data: bytes) -> tuple[list[bytes], dict[str, Any], byte
         "window": [result.window_center, result.window_width],
     }
     return result.frames, info, template
-
-
-def _render_failure(exc: rendering.RenderError) -> dict[str, Any]:
-    return {"render_error": exc.reason, "render_error_params": exc.params, "jpeg": []}
 
 
 def render_error_text(meta: dict[str, Any]) -> str:

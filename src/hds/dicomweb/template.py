@@ -46,6 +46,6 @@ def template_of_file(data: bytes) -> bytes | None:
     try:
         header = read_header(MemoryFile(data))
         return encode_template(instance_template(header))
-    except Exception:
-        # metadata view parses it at request time (where errors are handled per instance)
+    except Exception:  # any parse failure: the metadata view then parses the header at
+        # request time, where errors are handled per instance
         return None

@@ -369,10 +369,6 @@ class _HeaderCache:
             while len(self._entries) > self.SIZE:
                 self._entries.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
 
 _headers = _HeaderCache()
 
