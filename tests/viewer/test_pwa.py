@@ -14,7 +14,7 @@ from django.test import Client
 from PIL import Image
 from pydicom import dcmread
 
-from hds.viewer.offline import FRAME_ACCEPT, KEPT_CACHE_PREFIX, METADATA_ACCEPT, static_urls
+from hds.viewer.offline import FRAME_ACCEPT, KEPT_CACHE_PREFIX, METADATA_ACCEPT, shell
 from tests.archive.factories import PDF, ct_series
 from tests.conftest import Persona, log_in
 from tests.viewer.factories import upload_study, us_multiframe
@@ -84,7 +84,7 @@ def test_service_worker_precaches_the_shell_only(client: Client) -> None:
     config = _sw_config(source)
     precache = config["precache"]
     assert isinstance(precache, list)
-    assert precache == static_urls()
+    assert precache == list(shell().urls)
     assert "/static/pages.js" in precache
     assert "/static/viewer.js" in precache
     assert all(url.startswith("/static/") for url in precache)
@@ -129,7 +129,7 @@ def test_offline_list_names_every_request_of_the_viewer(alice_client: Client) ->
     data = response.json()
     assert data["cache"] == f"hds-kept-{study}"
     assert data["viewer"] == f"/viewer/{study}/"
-    assert data["static"] == static_urls()
+    assert data["static"] == list(shell().urls)
     requests = data["requests"]
     assert requests[0] == {"url": f"/viewer/{study}/"}
     metadata = [r for r in requests if r["url"].endswith("/metadata")]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -67,20 +67,12 @@ def _static_files() -> list[tuple[str, Path]]:
     return sorted(found.items())
 
 
-def static_urls() -> list[str]:
-    """The app shell: every static URL (scripts, styles, decode worker, codecs, icons)."""
-    return [static(name) for name, _path in _static_files()]
+@dataclass(frozen=True)
+class Shell:
+    """The app shell: its static URLs and a version hash of their contents."""
 
-
-@lru_cache(maxsize=8)
-def _digest(signature: tuple[tuple[str, str, int, int], ...], extra: bytes) -> str:
-    """Hash the contents once per set of (name, path, size, mtime); the result is the same on
-    every app node that serves the same build, so all of them hand out the same service worker."""
-    digest = hashlib.sha256(extra)
-    for name, path, _size, _mtime in signature:
-        digest.update(name.encode() + b"\0")
-        digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
-    return digest.hexdigest()[:16]
+    version: str
+    urls: tuple[str, ...]
 
 
 def _extra_inputs() -> bytes:
@@ -94,14 +86,25 @@ def _extra_inputs() -> bytes:
     return hashlib.sha256(b"\0".join(parts)).digest()
 
 
-def shell_version() -> str:
-    """A hash of the app shell; the service worker's cache is named after it."""
-    signature = tuple(
-        (name, str(path), stat.st_size, stat.st_mtime_ns)
-        for name, path in _static_files()
-        for stat in [path.stat()]
-    )
-    return _digest(signature, _extra_inputs())
+def _read_shell() -> Shell:
+    """Walk the static files and hash them (about 8 MB): the same on every app node that serves
+    the same build, so all of them hand out the same service worker."""
+    files = _static_files()
+    digest = hashlib.sha256(_extra_inputs())
+    for name, path in files:
+        digest.update(name.encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return Shell(digest.hexdigest()[:16], tuple(static(name) for name, _path in files))
+
+
+_shell_of_this_process = cache(_read_shell)
+
+
+def shell() -> Shell:
+    """The app shell. Read once per process, as WhiteNoise reads the static files once (browsers
+    ask for the service worker at every navigation); again at each call with DEBUG, as
+    WhiteNoise then refreshes too."""
+    return _read_shell() if settings.DEBUG else _shell_of_this_process()
 
 
 def kept_cache_name(study_id: str) -> str:

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 from PIL import Image, ImageDraw
 
-from hds.viewer.offline import KEPT_CACHE_PREFIX, SHELL_CACHE_PREFIX, shell_version, static_urls
+from hds.viewer.offline import KEPT_CACHE_PREFIX, SHELL_CACHE_PREFIX, shell
 
 ICON_SIZES = (192, 512)
 THEME_COLOR = "#0b5a8e"  # --primary in frontend/src/pages.css
@@ -106,14 +106,15 @@ def service_worker(request: HttpRequest) -> HttpResponse:
     Its configuration (cache names, the shell to precache) is written into the script: a new
     deploy changes the script's bytes, which is what makes browsers install the new worker.
     """
-    version = shell_version()
+    app_shell = shell()
+    version = app_shell.version
     config = {
         "version": version,
         "shellCache": f"{SHELL_CACHE_PREFIX}{version}",
         "shellPrefix": SHELL_CACHE_PREFIX,
         "keptPrefix": KEPT_CACHE_PREFIX,
         "staticUrl": settings.STATIC_URL,
-        "precache": static_urls(),
+        "precache": list(app_shell.urls),
         "offline": _offline_urls(),
         "defaultLanguage": settings.LANGUAGE_CODE,
     }

@@ -27,7 +27,7 @@ from hds.archive.selectors import Entry, study_contents
 from hds.archive.services import display_date, read_summary
 from hds.core.errors import NotFound
 from hds.keys.keyring import load_keyring
-from hds.viewer.offline import kept_cache_name, static_urls, viewer_requests
+from hds.viewer.offline import kept_cache_name, shell, viewer_requests
 
 MAX_SELECTED_SERIES = 16
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
@@ -165,6 +165,6 @@ def offline(request: HttpRequest, study_id: str) -> JsonResponse:
             "date": display_date(str(summary.get("study_date", ""))),
             "viewer": reverse("viewer:study", args=[study_id]),
             "requests": [r.as_json() for r in viewer_requests(str(study_id), opened, summary)],
-            "static": static_urls(),
+            "static": list(shell().urls),
         }
     )
