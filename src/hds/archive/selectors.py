@@ -14,6 +14,15 @@ from hds.archive.services import display_date, read_item_meta, read_summary, ren
 from hds.crypto.errors import InvalidCiphertext
 
 
+def study_title(summary: dict[str, Any]) -> str:
+    """What to call a study (from its summary): its description, else its modalities."""
+    text = summary.get("description") or summary.get("title")
+    if text:
+        return str(text)
+    modalities = ", ".join(summary.get("modalities", []))
+    return _("%(modalities)s study") % {"modalities": modalities} if modalities else _("Study")
+
+
 @dataclass
 class Entry:
     """One study or document in My documents."""
@@ -34,11 +43,7 @@ class Entry:
     @property
     def title(self) -> str:
         """What to call it in a list."""
-        text = self.summary.get("description") or self.summary.get("title")
-        if text:
-            return str(text)
-        modalities = ", ".join(self.summary.get("modalities", []))
-        return _("%(modalities)s study") % {"modalities": modalities} if modalities else _("Study")
+        return study_title(self.summary)
 
     @property
     def image_count(self) -> int:

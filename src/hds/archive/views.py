@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from csp.decorators import csp_replace
 from django.conf import settings
@@ -23,13 +22,13 @@ from hds.archive.access import access_study_by_id
 from hds.archive.download import StudyZip, plan_zip
 from hds.archive.errors import StudyLocked
 from hds.archive.keys import OpenStudy, open_study
-from hds.archive.models import Holding, Item
+from hds.archive.models import Item
 from hds.archive.selectors import (
-    Entry,
     catalogue,
     group_by_patient,
     modalities_of,
     study_contents,
+    study_title,
 )
 from hds.archive.services import (
     delete_study_for,
@@ -70,10 +69,6 @@ def _item(opened: OpenStudy, item_id: str) -> Item:
         return Item.objects.get(study=opened.study, pk=item_id)
     except (Item.DoesNotExist, ValueError, ValidationError):
         raise Http404 from None
-
-
-def _study_title(summary: dict[str, Any]) -> str:
-    return Entry(holding=Holding(), summary=summary).title
 
 
 @unlocked_required
@@ -117,7 +112,7 @@ def study(request: HttpRequest, study_id: str) -> HttpResponse:
             "study": opened.study,
             "holding": holding,
             "summary": summary,
-            "title": _study_title(summary),
+            "title": study_title(summary),
             "date_display": display_date(str(summary.get("study_date", ""))),
             "patient_display": str(summary.get("patient_name", "")).replace("^", " ").strip(),
             "series": series,
@@ -187,7 +182,7 @@ def delete(request: HttpRequest, study_id: str) -> HttpResponse:
     return render(
         request,
         "archive/delete.html",
-        {"study": opened.study, "title": _study_title(read_summary(holding, _ams(request)))},
+        {"study": opened.study, "title": study_title(read_summary(holding, _ams(request)))},
     )
 
 

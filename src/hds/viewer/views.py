@@ -23,7 +23,7 @@ from hds.archive.access import access_study_by_id
 from hds.archive.errors import StudyLocked
 from hds.archive.keys import OpenStudy, open_study
 from hds.archive.models import Holding, Study
-from hds.archive.selectors import Entry, study_contents
+from hds.archive.selectors import study_contents, study_title
 from hds.archive.services import display_date, read_summary
 from hds.core.errors import NotFound
 from hds.keys.keyring import load_keyring
@@ -141,7 +141,7 @@ def study(request: HttpRequest, study_id: str) -> HttpResponse:
         "viewer/viewer.html",
         {
             "config": config,
-            "title": Entry(holding=Holding(), summary=summary).title,
+            "title": study_title(summary),
             "study": opened.study,
             "mode": config["mode"],
         },
@@ -161,7 +161,7 @@ def offline(request: HttpRequest, study_id: str) -> JsonResponse:
         {
             "study": str(study_id),
             "cache": kept_cache_name(str(study_id)),
-            "title": Entry(holding=Holding(), summary=summary).title,
+            "title": study_title(summary),
             "date": display_date(str(summary.get("study_date", ""))),
             "viewer": reverse("viewer:study", args=[study_id]),
             "requests": [r.as_json() for r in viewer_requests(str(study_id), opened, summary)],
