@@ -91,12 +91,13 @@ let toolGroup = null
 const PROJECTION_MODALITIES = new Set(['CR', 'DX', 'MG', 'IO', 'PX', 'RF', 'XA', 'RG'])
 function imagePlaneWithSpacing (type, imageId) {
   if (type !== 'imagePlaneModule') return undefined
+  // Answered here either way, so the loader's provider is not asked a second time.
   const plane = wadors.metaData.metaDataProvider(type, imageId)
-  if (!plane || !plane.usingDefaultValues) return undefined
+  if (!plane || !plane.usingDefaultValues) return plane
   const meta = wadors.metaDataManager.get(imageId)
   let spacing = numbers(meta, '00280030')
   if (!spacing && PROJECTION_MODALITIES.has(value(meta, '00080060'))) spacing = numbers(meta, '00181164')
-  if (!spacing) return undefined
+  if (!spacing) return plane
   return { ...plane, pixelSpacing: spacing, rowPixelSpacing: spacing[0], columnPixelSpacing: spacing[1], usingDefaultValues: false }
 }
 
