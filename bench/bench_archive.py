@@ -920,17 +920,28 @@ def main() -> None:
         args.slices, args.repeats = QUICK_SLICES, 1
     if not ORTHANC.exists():
         sys.exit(f"{ORTHANC} is missing: apt-get install orthanc orthanc-dicomweb")
+    run_stopping_servers(run, args, prefix="hds-bench-")
+
+
+def run_stopping_servers(
+    run: Callable[[argparse.Namespace, Path, contextlib.ExitStack], None],
+    args: argparse.Namespace,
+    *,
+    prefix: str,
+) -> None:
+    """Run a bench in a temporary folder; the servers it starts (on ``stack``) stop and the
+    folder goes on any end, Ctrl+C and SIGTERM included (exit code 130 then)."""
     signal.signal(signal.SIGTERM, _interrupt)
-    with (
-        tempfile.TemporaryDirectory(prefix="hds-bench-") as tmp,
-        contextlib.ExitStack() as stack,
-    ):
-        run(args, Path(tmp), stack)
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix=prefix) as tmp,
+            contextlib.ExitStack() as stack,
+        ):
+            run(args, Path(tmp), stack)
+    except KeyboardInterrupt:
+        print("interrupted; servers stopped, temporary folders removed", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("interrupted; both servers stopped, temporary folders removed", file=sys.stderr)
-        sys.exit(130)
+    main()

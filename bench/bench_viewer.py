@@ -27,7 +27,6 @@ import contextlib
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -50,6 +49,7 @@ from bench_archive import (
     add_server_arguments,
     encode_series,
     make_volume,
+    run_stopping_servers,
     start_hds,
     start_orthanc,
     upload_hds,
@@ -442,16 +442,8 @@ def main() -> None:
     for needed in (ORTHANC, ORTHANC_WEBVIEWER, Path(CHROMIUM)):
         if not needed.exists():
             sys.exit(f"{needed} is missing: apt-get install chromium orthanc orthanc-webviewer")
-    with (
-        tempfile.TemporaryDirectory(prefix="hds-bench-viewer-") as tmp,
-        contextlib.ExitStack() as stack,
-    ):
-        run(args, Path(tmp), stack)
+    run_stopping_servers(run, args, prefix="hds-bench-viewer-")
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("interrupted; servers stopped, temporary folders removed", file=sys.stderr)
-        sys.exit(130)
+    main()
