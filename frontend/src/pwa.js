@@ -22,8 +22,12 @@ function supported () {
 export function registerServiceWorker () {
   const meta = document.querySelector('meta[name="hds-service-worker"]')
   if (!meta || !supported()) return
-  navigator.serviceWorker.register(meta.content, { scope: '/' }).catch(() => {
-    // Without a worker the site works as before, only not offline.
+  const register = () => navigator.serviceWorker.register(meta.content, { scope: '/' })
+  // A registration job cut short by a navigation (the login page's, say) can fail this page's
+  // too; one more try after a moment. Without a worker the site works as before, only not
+  // offline.
+  register().catch(() => new Promise((resolve) => setTimeout(resolve, 2000)).then(register)).catch((error) => {
+    console.warn('HDS: the service worker was not registered:', error && error.message)
   })
 }
 
