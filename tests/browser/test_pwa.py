@@ -48,6 +48,7 @@ WORKER_READY = """async () => {
       navigator.serviceWorker.addEventListener('controllerchange', resolve)
     })
     await Promise.race([change, wait(30000)])
+    if (!navigator.serviceWorker.controller) throw new Error('the worker does not control the page')
   }
   const { scope, active } = registration
   return { script: active.scriptURL, scope, caches: await caches.keys() }
