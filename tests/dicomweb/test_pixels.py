@@ -11,9 +11,11 @@ import pytest
 from django.test import Client
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.encaps import generate_frames
+from pydicom.encaps import encapsulate, generate_frames
 from pydicom.uid import ExplicitVRLittleEndian, SegmentationStorage, generate_uid
 
+from hds.archive.sandbox import RenderPool
+from hds.archive.services import render_pool
 from hds.dicomweb.multipart import iter_parts
 from tests.dicomweb.conftest import STOW_CONTENT_TYPE, TokenPersona, multipart_body, pydicom_file
 
@@ -167,3 +169,70 @@ def test_large_binary_values_become_bulk_data(client: Client, alice_token: Token
     assert content_type == "application/octet-stream"
     assert value == b"\x01\x02" * 1000
     assert _frames(client, alice_token, f"{path}/bulkdata/00100010").status_code == 404
+
+
+@pytest.fixture
+def worker_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the functions the web process hands to the render workers (the real
+    pool still runs them)."""
+    pool = render_pool()
+    assert pool is not None, "the tests run with render workers"
+    calls: list[str] = []
+    real_call = RenderPool.call
+
+    def call(self: RenderPool, function: Any, *args: Any) -> Any:
+        calls.append(function.__name__)
+        return real_call(self, function, *args)
+
+    monkeypatch.setattr(RenderPool, "call", call)
+    return calls
+
+
+def test_decoding_for_wado_rs_runs_in_the_render_workers(
+    client: Client, alice_token: TokenPersona, worker_calls: list[str]
+) -> None:
+    """SECURITY.md §3.12: decoders get stored files only in the isolated workers, also when a
+    client asks for decoded frames, a transcoded instance or a thumbnail."""
+    data = pydicom_file("SC_rgb_rle_2frame.dcm")
+    ds = dcmread(io.BytesIO(data))
+    path = _store(client, alice_token, data)
+    worker_calls.clear()  # ingest rendered in the workers too; this is about reading
+
+    decoded = _parts(_frames(client, alice_token, f"{path}/frames/1,2"))
+    assert [p[1] for p in decoded] == [ds.pixel_array[0].tobytes(), ds.pixel_array[1].tobytes()]
+    assert worker_calls == ["decode_frame", "decode_frame"]
+
+    accept = 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.1'
+    ((_type, body),) = _parts(client.get(path, headers={**alice_token.headers, "Accept": accept}))
+    assert np.array_equal(dcmread(io.BytesIO(body)).pixel_array, ds.pixel_array)
+    assert worker_calls[-1] == "transcode"
+
+    thumbnail = client.get(f"{path}/thumbnail", headers={**alice_token.headers, "Accept": "*/*"})
+    assert thumbnail.status_code == 200
+    assert thumbnail["Content-Type"] == "image/jpeg"
+    assert worker_calls[-1] == "make_thumbnail"
+
+
+def test_a_frame_the_decoder_refuses_is_a_404_and_its_stored_bytes_still_come(
+    client: Client, alice_token: TokenPersona
+) -> None:
+    """An RLE frame cut to half its length: stored as it came; the stored frame is served, a
+    decoded one is not (a 404, not a broken body); the other frame decodes."""
+    original = dcmread(io.BytesIO(pydicom_file("SC_rgb_rle_2frame.dcm")))
+    ds = dcmread(io.BytesIO(pydicom_file("SC_rgb_rle_2frame.dcm")))
+    frames = list(generate_frames(ds.PixelData, number_of_frames=2))
+    broken = frames[0][: len(frames[0]) // 4 * 2]  # even: no padding byte
+    ds.PixelData = encapsulate([broken, frames[1]])
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    path = _store(client, alice_token, out.getvalue())
+
+    decoded = _frames(client, alice_token, f"{path}/frames/1")
+    assert decoded.status_code == 404
+    rle = 'multipart/related; type="image/dicom-rle"'
+    as_stored = _frames(client, alice_token, f"{path}/frames/1", rle)
+    assert _parts(as_stored)[0][1] == broken
+    second = _parts(_frames(client, alice_token, f"{path}/frames/2"))
+    assert second[0][1] == original.pixel_array[1].tobytes()

@@ -1,4 +1,5 @@
-"""Rendering of untrusted DICOM in separate worker processes (SECURITY.md §3.12, ASVS 5.2.6).
+"""Rendering and any other decoding of untrusted DICOM in separate worker processes
+(SECURITY.md §3.12, ASVS 5.2.6).
 
 Pixel decoders are C code fed with files from anyone. They run in a small pool of worker
 processes, never in the web process: each worker has an address-space limit, a CPU-time limit,
@@ -20,16 +21,19 @@ import multiprocessing
 import os
 import resource
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Final
+from typing import Any, Final, TypeVar, cast
 
 from hds.archive.rendering import RenderError, Rendering, gettext_noop, render_dataset
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _CLONE_NEWUSER: Final = 0x10000000
 _CLONE_NEWNET: Final = 0x40000000
@@ -119,6 +123,41 @@ def _render_file(data: bytes, max_size: int, max_frames: int, describe: bool = F
     return _Outcome(rendering=result, template=template)
 
 
+@dataclass(frozen=True)
+class _Result:
+    """What ``_call`` sends back: the value, or the reason the call failed."""
+
+    value: Any = None
+    reason: str = ""
+    params: dict[str, str | int] | None = None
+    failed: bool = False
+
+
+def _call(function: Callable[..., Any], args: tuple[Any, ...]) -> _Result:
+    """In the worker: run ``function``; any failure comes back as a reason (a decoder's
+    exception may carry file content, so only ``RenderError`` reasons pass on)."""
+    try:
+        return _Result(value=function(*args))
+    except RenderError as exc:
+        return _Result(reason=exc.reason, params=dict(exc.params), failed=True)
+    except MemoryError:
+        return _Result(reason=gettext_noop("The image is too large for a preview"), failed=True)
+    except Exception:
+        return _Result(reason=gettext_noop("This image could not be rendered"), failed=True)
+
+
+def _unwrap(result: _Result) -> Any:
+    if result.failed:
+        raise RenderError(result.reason, **(result.params or {}))
+    return result.value
+
+
+def call_here(function: Callable[..., T], *args: Any) -> T:
+    """``RenderPool.call`` without a worker (``HDS_RENDER_WORKERS=0``): the same errors, none
+    of the limits."""
+    return cast(T, _unwrap(_call(function, args)))
+
+
 def _probe() -> bool:
     return network_is_isolated()
 
@@ -165,23 +204,37 @@ class RenderPool:
     ) -> Prepared:
         """Render a DICOM file's frames in a worker and, with ``describe``, make its DICOM
         JSON template there too (no template when the worker hangs or dies)."""
-        pool = self._executor()
-        future: Future[_Outcome]
         try:
-            future = pool.submit(_render_file, data, max_size, max_frames, describe)
-            outcome = future.result(timeout=self.limits.timeout_seconds)
-        except FutureTimeout:
-            self._discard(pool)
-            logger.warning("A render task took too long; its worker pool was replaced")
-            return Prepared(RenderError(gettext_noop("Rendering took too long")), None)
-        except BrokenProcessPool:
-            self._discard(pool)
-            logger.warning("A render worker died; its pool was replaced")
-            return Prepared(RenderError(gettext_noop("This image could not be rendered")), None)
+            outcome = self._submit(_render_file, data, max_size, max_frames, describe)
+        except RenderError as exc:
+            return Prepared(exc, None)
         if outcome.rendering is None:
             error = RenderError(outcome.reason, **(outcome.params or {}))
             return Prepared(error, outcome.template)
         return Prepared(outcome.rendering, outcome.template)
+
+    def _submit(self, function: Callable[..., T], *args: Any) -> T:
+        """Run ``function(*args)`` in a worker; a task that hangs or kills its worker raises
+        ``RenderError`` and costs the pool, which is replaced."""
+        pool = self._executor()
+        future: Future[T]
+        try:
+            future = pool.submit(function, *args)
+            return future.result(timeout=self.limits.timeout_seconds)
+        except FutureTimeout:
+            self._discard(pool)
+            logger.warning("A render task took too long; its worker pool was replaced")
+            raise RenderError(gettext_noop("Rendering took too long")) from None
+        except BrokenProcessPool:
+            self._discard(pool)
+            logger.warning("A render worker died; its pool was replaced")
+            raise RenderError(gettext_noop("This image could not be rendered")) from None
+
+    def call(self, function: Callable[..., T], *args: Any) -> T:
+        """Run ``function(*args)`` (a module-level function of a module that imports no
+        Django) in a worker and return its value; any failure raises ``RenderError`` with a
+        reason fit for a user and nothing of the file in it."""
+        return cast(T, _unwrap(self._submit(_call, function, args)))
 
     def probe_isolation(self) -> bool:
         """Whether the workers run without a network (asks one of them)."""

@@ -15,10 +15,10 @@ import json
 import logging
 import zlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from django.conf import settings
@@ -35,7 +35,7 @@ from hds.archive.dicom import number, read_dataset, text
 from hds.archive.errors import IngestError, QuotaExceeded, StudyLocked
 from hds.archive.keys import OpenStudy, grant_study, open_study
 from hds.archive.models import Blob, Grant, Holding, Item, Study
-from hds.archive.sandbox import Limits, RenderPool
+from hds.archive.sandbox import Limits, RenderPool, call_here
 from hds.archive.storage import delete_objects_after_commit, get_store, write_blob
 from hds.core.jobs import periodic
 from hds.crypto.blob import BlobKind
@@ -51,6 +51,8 @@ from hds.crypto.records import (
 from hds.dicomweb.template import template_of_file
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 _INGEST_THREADS = 2
 Status = Literal["stored", "duplicate", "error"]
 
@@ -260,6 +262,17 @@ def render_pool() -> RenderPool | None:
             timeout_seconds=settings.RENDER_TIMEOUT_SECONDS,
         )
     )
+
+
+def isolated(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a render worker (in-process with ``HDS_RENDER_WORKERS=0``), for
+    anything that decodes stored files (SECURITY.md §3.12). ``function`` must be a
+    module-level function of a module that imports no Django; a failure raises
+    ``RenderError``."""
+    pool = render_pool()
+    if pool is None:
+        return call_here(function, *args)
+    return pool.call(function, *args)
 
 
 def _render(ds: Dataset, data: bytes) -> tuple[list[bytes], dict[str, Any], bytes | None]:

@@ -33,6 +33,7 @@ from hds.archive.selectors import (
 from hds.archive.services import (
     delete_study_for,
     display_date,
+    isolated,
     read_item_meta,
     read_summary,
     used_bytes,
@@ -133,7 +134,10 @@ def thumbnail(request: HttpRequest, study_id: str, item_id: str) -> HttpResponse
         raise Http404
     offset, length, _crc = meta["jpeg"][0]
     jpeg = reader(opened, item.rendering).read_range(offset, offset + length)
-    return HttpResponse(rendering.make_thumbnail(jpeg), content_type="image/jpeg")
+    try:
+        return HttpResponse(isolated(rendering.make_thumbnail, jpeg), content_type="image/jpeg")
+    except rendering.RenderError:
+        raise Http404 from None
 
 
 @unlocked_required

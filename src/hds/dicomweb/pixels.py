@@ -8,7 +8,7 @@ through the Basic (or Extended) Offset Table. Only a deflated file is read whole
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Final
@@ -216,30 +216,42 @@ def can_decode_frames(header: Header) -> bool:
     return header.pixel is not None and can_decode(header.transfer_syntax)
 
 
-def decoded_frame(file: BlobFile, header: Header, index: int) -> bytes:
-    """Frame ``index`` decoded to native little endian bytes, as ``Dataset.pixel_array`` gives
-    them (YBR colour converted to RGB)."""
-    compressed = stored_frame(file, header, index)
-    single = Dataset()
+def pixel_module(header: Header) -> Dataset:
+    """What a decoder needs of the instance besides a frame: the Image Pixel module and the
+    transfer syntax."""
+    module = Dataset()
     for keyword in _PIXEL_MODULE:
         if keyword in header.dataset:
-            single[keyword] = header.dataset[keyword]
-    single.file_meta = header.dataset.file_meta
+            module[keyword] = header.dataset[keyword]
+    module.file_meta = header.dataset.file_meta
+    return module
+
+
+def decode_frame(compressed: bytes, module: Dataset) -> bytes:
+    """One compressed frame decoded to native little endian bytes, as ``Dataset.pixel_array``
+    gives them (YBR colour converted to RGB). Decoders are C code fed with stored files: this
+    runs in a render worker (``hds.archive.services.isolated``)."""
+    single = Dataset()
+    single.update(module)
+    single.file_meta = module.file_meta
     single.NumberOfFrames = 1
     single.PixelData = encapsulate([compressed])
-    try:
-        array = pixel_array(single)
-    except Exception as exc:  # decoders raise many kinds; the client gets a failed part
-        raise FrameError("frame cannot be decoded") from exc
+    array = pixel_array(single)
     return array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
 
 
+Decoder = Callable[[bytes, Dataset], bytes]
+
+
 def iter_frames(
-    file: BlobFile, header: Header, indices: list[int], *, decode: bool
+    file: BlobFile, header: Header, indices: list[int], *, decode: Decoder | None
 ) -> Iterator[bytes]:
-    """The requested frames (0-based), as stored or decoded."""
+    """The requested frames (0-based), as stored, or decoded by ``decode`` (``decode_frame``
+    run where it is safe to; it raises ``FrameError`` for a frame it cannot decode)."""
+    module = pixel_module(header) if decode is not None else None
     for index in indices:
-        yield decoded_frame(file, header, index) if decode else stored_frame(file, header, index)
+        frame = stored_frame(file, header, index)
+        yield frame if decode is None or module is None else decode(frame, module)
 
 
 def can_transcode(transfer_syntax: str) -> bool:
@@ -250,7 +262,8 @@ def can_transcode(transfer_syntax: str) -> bool:
 
 
 def transcode(data: bytes) -> bytes:
-    """A Part-10 file re-encoded as Explicit VR Little Endian (decompressed if need be)."""
+    """A Part-10 file re-encoded as Explicit VR Little Endian (decompressed if need be). This
+    decodes a stored file: it runs in a render worker (``hds.archive.services.isolated``)."""
     ds = dcmread(BytesIO(data), force=True)
     if is_encapsulated(str(ds.file_meta.get("TransferSyntaxUID", ""))):
         ds.decompress()

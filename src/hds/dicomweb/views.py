@@ -17,11 +17,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from pydicom.dataset import Dataset
 
 from hds.archive import rendering
 from hds.archive.models import Item
 from hds.archive.selectors import catalogue
-from hds.archive.services import read_dicom_json, read_item_meta
+from hds.archive.services import isolated, read_dicom_json, read_item_meta
 from hds.archive.storage import reader
 from hds.core.errors import NotFound
 from hds.dicomweb import metacache
@@ -65,6 +66,7 @@ from hds.dicomweb.pixels import (
     Header,
     can_decode_frames,
     can_transcode,
+    decode_frame,
     iter_frames,
     read_header,
     transcode,
@@ -275,7 +277,7 @@ def _instance_chunks(
 ) -> Iterator[bytes]:
     blob = reader(study.opened, instance.item.blob)
     if choice.transcode:
-        yield transcode(blob.read_range(0, blob.plaintext_size))
+        yield isolated(transcode, blob.read_range(0, blob.plaintext_size))
     else:
         yield from blob.iter_plaintext()
 
@@ -462,6 +464,14 @@ def _frame_numbers(text: str) -> list[int] | None:
     return numbers
 
 
+def _decode_isolated(compressed: bytes, module: Dataset) -> bytes:
+    """A compressed frame decoded in a render worker (SECURITY.md §3.12)."""
+    try:
+        return isolated(decode_frame, compressed, module)
+    except rendering.RenderError:
+        raise FrameError("frame cannot be decoded") from None
+
+
 def _frames_response(
     request: HttpRequest, file: BlobFile, header: Header, numbers: list[int]
 ) -> HttpResponseBase:
@@ -474,13 +484,14 @@ def _frames_response(
     if choice is None:
         return _not_acceptable()
     indices = [n - 1 for n in numbers]
+    decoder = _decode_isolated if choice.decode else None
     boundary = new_boundary()
     part_type = choice.content_type
     if len(indices) == 1:
         # One frame (what viewers ask for): read it first, so a failure is a status, not a
         # broken body, and the length is known.
         try:
-            frame = next(iter_frames(file, header, indices, decode=choice.decode))
+            frame = next(iter_frames(file, header, indices, decode=decoder))
         except FrameError:
             raise NotFound("frame") from None
         response = HttpResponse(
@@ -488,7 +499,7 @@ def _frames_response(
             content_type=content_type(boundary, choice.media_type),
         )
         return response
-    frames = iter_frames(file, header, indices, decode=choice.decode)
+    frames = iter_frames(file, header, indices, decode=decoder)
     return StreamingHttpResponse(
         iter_body(boundary, ((part_type, [frame]) for frame in frames)),
         content_type=content_type(boundary, choice.media_type),
@@ -556,7 +567,7 @@ def _image(request: HttpRequest, data: bytes) -> HttpResponse:
 
 def _thumbnail(request: HttpRequest, study: StudyAccess, instance: Instance) -> HttpResponse:
     try:
-        return _image(request, rendering.make_thumbnail(_jpeg(study, instance, 1)))
+        return _image(request, isolated(rendering.make_thumbnail, _jpeg(study, instance, 1)))
     except rendering.RenderError:
         raise NotFound("rendering") from None
 
