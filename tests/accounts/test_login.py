@@ -6,6 +6,7 @@ import time
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core import mail
 from django.test import Client
 
@@ -125,6 +126,10 @@ def test_logout_ends_session_and_clears_browser_data(alice_client: Client) -> No
     response = alice_client.post("/logout/")
     assert response.status_code == 302
     assert response["Clear-Site-Data"] == '"cache", "storage"'
+    # Not "cookies" (docs/security.md): the response itself deletes the session and key cookies.
+    for name in (settings.SESSION_COOKIE_NAME, settings.KEYRING_COOKIE_NAME):
+        assert response.cookies[name].value == ""
+        assert response.cookies[name]["max-age"] == 0
     assert alice_client.get("/documents/").status_code == 302
 
 
