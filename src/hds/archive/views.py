@@ -18,10 +18,9 @@ from django.views.decorators.http import require_http_methods, require_safe
 from hds.accounts.models import Account
 from hds.accounts.views import unlocked_required
 from hds.archive import rendering
-from hds.archive.access import access_study_by_id
+from hds.archive.access import open_study_for_request
 from hds.archive.download import StudyZip, plan_zip
-from hds.archive.errors import StudyLocked
-from hds.archive.keys import OpenStudy, open_study
+from hds.archive.keys import OpenStudy
 from hds.archive.models import Item
 from hds.archive.selectors import (
     catalogue,
@@ -40,7 +39,6 @@ from hds.archive.services import (
 )
 from hds.archive.storage import reader
 from hds.archive.ziplayout import parse_range_header
-from hds.core.errors import NotFound
 from hds.keys.keyring import load_keyring
 
 PAGE_SIZE = 20
@@ -57,12 +55,7 @@ def _ams(request: HttpRequest) -> bytes:
 
 
 def _open(request: HttpRequest, study_id: str) -> OpenStudy:
-    """Access check, then the DEK; both failures look like a missing study."""
-    try:
-        holding = access_study_by_id(request.user, study_id)
-        return open_study(holding.study, _account(request), _ams(request))
-    except (NotFound, StudyLocked):
-        raise Http404 from None
+    return open_study_for_request(request, study_id)[1]
 
 
 def _item(opened: OpenStudy, item_id: str) -> Item:
@@ -102,8 +95,7 @@ def documents(request: HttpRequest) -> HttpResponse:
 @require_safe
 def study(request: HttpRequest, study_id: str) -> HttpResponse:
     """A study: its series with previews, its findings, download and delete."""
-    opened = _open(request, study_id)
-    holding = access_study_by_id(request.user, study_id)
+    holding, opened = open_study_for_request(request, study_id)
     summary = read_summary(holding, _ams(request))
     series, findings = study_contents(opened)
     return render(
@@ -177,12 +169,11 @@ def finding(request: HttpRequest, study_id: str, item_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def delete(request: HttpRequest, study_id: str) -> HttpResponse:
     """Delete a study from the account, after confirmation; irrevocable."""
-    opened = _open(request, study_id)
+    holding, opened = open_study_for_request(request, study_id)
     if request.method == "POST":
         delete_study_for(_account(request), opened.study)
         messages.success(request, _("Deleted irrevocably."))
         return redirect("archive:documents")
-    holding = access_study_by_id(request.user, study_id)
     return render(
         request,
         "archive/delete.html",
@@ -263,8 +254,7 @@ def _zip_response(request: HttpRequest, plan: StudyZip) -> HttpResponseBase:
 @require_safe
 def download(request: HttpRequest, study_id: str) -> HttpResponseBase:
     """One study as a ZIP (JPEG, and DICOM with DICOMDIR when ``dicom=1``); resumable."""
-    opened = _open(request, study_id)
-    holding = access_study_by_id(request.user, study_id)
+    holding, opened = open_study_for_request(request, study_id)
     summary = read_summary(holding, _ams(request))
     plan = plan_zip([(opened, summary)], with_dicom=request.GET.get("dicom") == "1")
     return _zip_response(request, plan)
@@ -279,8 +269,7 @@ def download_selection(request: HttpRequest) -> HttpResponseBase:
         raise Http404
     studies = []
     for study_id in dict.fromkeys(ids):
-        opened = _open(request, study_id)
-        holding = access_study_by_id(request.user, study_id)
+        holding, opened = open_study_for_request(request, study_id)
         studies.append((opened, read_summary(holding, _ams(request))))
     plan = plan_zip(studies, with_dicom=request.GET.get("dicom") == "1")
     return _zip_response(request, plan)

@@ -17,15 +17,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from hds.accounts.models import Account
 from hds.accounts.views import unlocked_required
-from hds.archive.access import access_study_by_id
-from hds.archive.errors import StudyLocked
-from hds.archive.keys import OpenStudy, open_study
-from hds.archive.models import Holding, Study
+from hds.archive.access import open_study_for_request
+from hds.archive.keys import OpenStudy
+from hds.archive.models import Study
 from hds.archive.selectors import study_contents, study_title
 from hds.archive.services import display_date, read_summary
-from hds.core.errors import NotFound
 from hds.keys.keyring import load_keyring
 from hds.viewer.offline import kept_cache_name, shell, viewer_requests
 
@@ -37,18 +34,6 @@ MODES = ("full", "simple")
 def _csp(decorator: Any) -> Callable[[View], View]:
     """django-csp's per-view decorators, typed for views with URL arguments too."""
     return cast("Callable[[View], View]", decorator)
-
-
-def _open(request: HttpRequest, study_id: str) -> tuple[Holding, OpenStudy]:
-    """Access check, then the DEK; both failures look like a missing study."""
-    user = request.user
-    try:
-        holding = access_study_by_id(user, study_id)
-        assert isinstance(user, Account)
-        opened = open_study(holding.study, user, load_keyring(request).require("ams"))
-    except (NotFound, StudyLocked):
-        raise Http404 from None
-    return holding, opened
 
 
 def viewer_labels() -> dict[str, str]:
@@ -108,7 +93,7 @@ def _series_config(study_id: str, opened: OpenStudy, wanted: list[str]) -> list[
 def study(request: HttpRequest, study_id: str) -> HttpResponse:
     """The viewer for a study, or for the series named by ``?series=<uid>`` (repeatable);
     ``?mode=simple`` gives the patients' view with big buttons."""
-    holding, opened = _open(request, study_id)
+    holding, opened = open_study_for_request(request, study_id)
     if opened.study.kind != Study.Kind.IMAGING:
         raise Http404
     summary = read_summary(holding, load_keyring(request).require("ams"))
@@ -153,7 +138,7 @@ def study(request: HttpRequest, study_id: str) -> HttpResponse:
 def offline(request: HttpRequest, study_id: str) -> JsonResponse:
     """What "Keep on this device" stores for the study page's script (docs/pwa.md): the viewer's
     requests for this study, the static files, and the name of the cache to put them in."""
-    holding, opened = _open(request, study_id)
+    holding, opened = open_study_for_request(request, study_id)
     if opened.study.kind != Study.Kind.IMAGING:
         raise Http404
     summary = read_summary(holding, load_keyring(request).require("ams"))
