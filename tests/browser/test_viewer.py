@@ -18,6 +18,7 @@ from tests.archive.factories import ct_series
 from tests.conftest import Persona
 from tests.viewer.factories import (
     COMPRESSED_FILES,
+    ct_with_geometry,
     mr_series,
     projection_radiograph,
     recoded,
@@ -518,3 +519,52 @@ def test_simple_mode_for_patients(page: Any, live_server: Any, uploader: Client)
         "href", re.compile(r"download\.zip\?dicom=1$")
     )
     assert not page.errors, page.errors
+
+
+def test_the_first_image_shows_as_a_preview_until_the_viewer_has_drawn_it(
+    browser: Any, live_server: Any, alice: Persona, uploader: Client
+) -> None:
+    """viewer-boot.js shows the upload's JPEG of the image the viewer opens on (sorted along
+    the slice normal, like the viewer and like the "Keep on this device" list) until
+    Cornerstone has drawn it; main.js then removes it."""
+    base = live_server.url
+    files = ct_with_geometry(3)
+    study = upload_study(uploader, files)
+    listed = uploader.get(f"/viewer/{study}/offline.json").json()["requests"]
+    (kept,) = [r["url"] for r in listed if r["url"].endswith("/rendered")]
+    last = pydicom.dcmread(io.BytesIO(files[2]))
+    assert kept.endswith(f"/instances/{last.SOPInstanceUID}/frames/1/rendered")
+
+    # No worker: a route does not see what a service worker answers.
+    context = browser.new_context(
+        locale="en-GB", viewport={"width": 1280, "height": 800}, service_workers="block"
+    )
+    try:
+        page = context.new_page()
+        _login(page, base, alice)
+        # Without the viewer bundle (a slow network, say): the preview alone, at full size.
+        page.route("**/static/viewer.js", lambda route: route.abort())
+        page.goto(f"{base}/viewer/{study}/")
+        preview = page.locator("img[data-preview]")
+        expect(preview).to_be_visible()
+        assert preview.get_attribute("src") == f"{base}{kept}"
+        expect(preview).to_have_attribute(
+            "alt", "Preview of the first image while the viewer starts"
+        )
+        assert preview.evaluate("(img) => [img.naturalWidth, img.naturalHeight]") == [64, 64]
+        box = preview.bounding_box()
+        grid = page.locator("[data-grid]").bounding_box()
+        assert box is not None
+        assert grid is not None
+        assert (box["width"], box["height"]) == (grid["width"], grid["height"])
+
+        # With it: the viewer draws the same image and the preview is gone.
+        page.unroute("**/static/viewer.js")
+        page.goto(f"{base}/viewer/{study}/")
+        pane = page.locator('[data-pane="0"]')
+        expect(pane.locator('[data-overlay="image"]')).to_have_text("Image 1 of 3")
+        _wait_for_image(page)
+        expect(page.locator("img[data-preview]")).to_have_count(0)
+        expect(pane.locator('[data-overlay="location"]')).to_have_text("Location 10.0 mm")
+    finally:
+        context.close()

@@ -23,6 +23,7 @@ from pydicom.uid import (
 )
 
 from tests.archive.conftest import upload_ok
+from tests.archive.factories import ct_series
 
 # pydicom test files by transfer syntax: (file, transfer syntax UID, what it is).
 COMPRESSED_FILES: list[tuple[str, str]] = [
@@ -192,6 +193,21 @@ def projection_radiograph(files: list[bytes], *, imager_spacing: float) -> list[
                 delattr(ds, keyword)
         ds.ImagerPixelSpacing = [imager_spacing, imager_spacing]
         out.append(_save(ds))
+    return out
+
+
+def ct_with_geometry(count: int = 3) -> list[bytes]:
+    """A CT series with image positions, whose instance numbers run against the slice normal:
+    the viewer opens on the last instance by number (the farthest along the normal)."""
+    out = []
+    for index, data in enumerate(ct_series(count)):
+        ds = dcmread(BytesIO(data))
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.ImagePositionPatient = [0, 0, 5.0 * index]
+        ds.SliceLocation = 5.0 * index
+        buffer = BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        out.append(buffer.getvalue())
     return out
 
 

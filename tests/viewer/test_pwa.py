@@ -13,11 +13,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 from pydicom import dcmread
+from pydicom.dataset import Dataset
 
 from hds.viewer.offline import FRAME_ACCEPT, KEPT_CACHE_PREFIX, METADATA_ACCEPT, shell
 from tests.archive.factories import PDF, ct_series
 from tests.conftest import Persona, log_in
-from tests.viewer.factories import upload_study, us_multiframe
+from tests.viewer.factories import ct_with_geometry, upload_study, us_multiframe
 
 pytestmark = pytest.mark.django_db
 
@@ -117,11 +118,18 @@ def test_offline_page_has_no_user_data_and_speaks_both_languages(
     assert Client().get("/offline/").status_code == 200
 
 
+def _bytes(ds: Dataset) -> bytes:
+    buffer = BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
 def test_offline_list_names_every_request_of_the_viewer(alice_client: Client) -> None:
     files = ct_series(3, description="CT Chest")
     ds = dcmread(BytesIO(files[0]))
     study = upload_study(alice_client, files)
-    upload_study(alice_client, [us_multiframe(4, study_uid=str(ds.StudyInstanceUID))])
+    us = dcmread(BytesIO(us_multiframe(4, study_uid=str(ds.StudyInstanceUID))))
+    upload_study(alice_client, [_bytes(us)])
     alice_client.post("/api/v1/uploads", {"file": _pdf(), "path": "f.pdf", "study": study})
     response = alice_client.get(f"/viewer/{study}/offline.json")
     assert response.status_code == 200
@@ -135,11 +143,15 @@ def test_offline_list_names_every_request_of_the_viewer(alice_client: Client) ->
     metadata = [r for r in requests if r["url"].endswith("/metadata")]
     assert len(metadata) == 2
     assert all(r["accept"] == METADATA_ACCEPT for r in metadata)
-    frames = [r for r in requests if "/frames/" in r["url"]]
+    rendered = [r for r in requests if r["url"].endswith("/rendered")]
+    frames = [r for r in requests if "/frames/" in r["url"] and r not in rendered]
     assert len(frames) == 3 + 4
     assert all(r["accept"] == FRAME_ACCEPT for r in frames)
     prefix = f"/dicomweb/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}/instances/"
     assert f"{prefix}{ds.SOPInstanceUID}/frames/1" in {r["url"] for r in frames}
+    # The first series' (the US, series 1) first image as JPEG (viewer-boot.js's preview).
+    first = f"/dicomweb/studies/{ds.StudyInstanceUID}/series/{us.SeriesInstanceUID}/instances/"
+    assert rendered == [{"url": f"{first}{us.SOPInstanceUID}/frames/1/rendered"}]
     assert sum(r["url"].endswith("/thumbnail.jpg") for r in requests) == 2
     assert sum(r["url"].endswith(".pdf") for r in requests) == 1
     # The viewer's own config names the same thumbnails and findings.
@@ -151,6 +163,18 @@ def test_offline_list_names_every_request_of_the_viewer(alice_client: Client) ->
     for r in requests:
         headers = {"HTTP_ACCEPT": r["accept"]} if "accept" in r else {}
         assert alice_client.get(r["url"], **headers).status_code == 200, r["url"]
+
+
+def test_the_kept_preview_is_of_the_image_the_viewer_opens_on(alice_client: Client) -> None:
+    """Sorted along the slice normal as dicom.js sorts, not by instance number (the browser
+    test checks that both pick the same URL)."""
+    files = ct_with_geometry(3)
+    study = upload_study(alice_client, files)
+    requests = alice_client.get(f"/viewer/{study}/offline.json").json()["requests"]
+    rendered = [r["url"] for r in requests if r["url"].endswith("/rendered")]
+    last = dcmread(BytesIO(files[2]))
+    assert len(rendered) == 1
+    assert rendered[0].endswith(f"/instances/{last.SOPInstanceUID}/frames/1/rendered")
 
 
 def test_offline_list_is_the_owners_only(alice_client: Client, charlie: Persona) -> None:

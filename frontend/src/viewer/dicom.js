@@ -47,6 +47,7 @@ export function prefetchDicomJson (url) {
     promise.catch(() => {}) // a failure is reported when the viewer takes it
     prefetched.set(url, promise)
   }
+  return prefetched.get(url)
 }
 
 export function fetchDicomJson (url) {
@@ -102,14 +103,27 @@ export function seriesMetadataUrl (config, seriesUid) {
   return `${seriesUrl(config, seriesUid)}/metadata`
 }
 
+// The stack's instances in viewing order: those with pixel data and a SOP Instance UID.
+function stackInstances (metadata) {
+  return sortInstances(metadata.filter(hasPixels)).filter((instance) => value(instance, TAG.sopInstanceUid))
+}
+
+// The URL of the JPEG made at upload of the image a stack of this series opens on (frame 1 of its
+// first instance); hds.viewer.offline.first_image_uid picks the same instance for "Keep on this
+// device".
+export function firstImagePreviewUrl (config, seriesUid, metadata) {
+  const first = stackInstances(metadata)[0]
+  if (!first) return null
+  return `${seriesUrl(config, seriesUid)}/instances/${value(first, TAG.sopInstanceUid)}/frames/1/rendered`
+}
+
 export async function loadSeriesImageIds (config, seriesUid, metaDataManager) {
   const base = seriesUrl(config, seriesUid)
-  const instances = sortInstances((await fetchDicomJson(seriesMetadataUrl(config, seriesUid))).filter(hasPixels))
+  const instances = stackInstances(await fetchDicomJson(seriesMetadataUrl(config, seriesUid)))
   const imageIds = []
   const metaByImageId = new Map()
   for (const instance of instances) {
     const sop = value(instance, TAG.sopInstanceUid)
-    if (!sop) continue
     const frames = Math.max(1, Number(value(instance, TAG.numberOfFrames)) || 1)
     const root = `wadors:${base}/instances/${sop}/frames/`
     // Multi-frame: the loader derives frames 2..n from frame 1's metadata.

@@ -169,6 +169,11 @@ const panes = []
 let activePane = null
 let layout = '1x1'
 
+// boot.js's picture of the first image, over the first pane until it shows the real one.
+function removePreview () {
+  for (const img of document.querySelectorAll('[data-preview]')) img.remove()
+}
+
 class Pane {
   constructor (index) {
     this.index = index
@@ -249,6 +254,7 @@ class Pane {
     this.element.addEventListener(Events.IMAGE_RENDERED, () => {
       if (this.index === 0 && this.loaded.size && !performance.getEntriesByName('hds-first-render').length) {
         performance.mark('hds-first-render') // bench/bench_viewer.py
+        removePreview()
       }
       this.updateWindowLine()
     })
@@ -280,6 +286,7 @@ class Pane {
   }
 
   showMessage (text) {
+    if (text && this.index === 0) removePreview()
     this.message.textContent = text
     this.message.hidden = !text
     this.root.classList.toggle('has-error', Boolean(text))

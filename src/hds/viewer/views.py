@@ -23,6 +23,7 @@ from hds.archive.keys import OpenStudy
 from hds.archive.models import Study
 from hds.archive.selectors import study_contents, study_title
 from hds.archive.services import display_date, read_summary
+from hds.dicomweb.access import StudyAccess
 from hds.keys.keyring import load_keyring
 from hds.viewer.offline import kept_cache_name, shell, viewer_requests
 
@@ -61,6 +62,7 @@ def viewer_labels() -> dict[str, str]:
         "findings": _("Findings"),
         "no_findings": _("No findings for this study."),
         "open_pdf": _("Open in a new tab"),
+        "preview": _("Preview of the first image while the viewer starts"),
     }
 
 
@@ -142,6 +144,7 @@ def offline(request: HttpRequest, study_id: str) -> JsonResponse:
     if opened.study.kind != Study.Kind.IMAGING:
         raise Http404
     summary = read_summary(holding, load_keyring(request).require("ams"))
+    access = StudyAccess(holding=holding, opened=opened, summary=summary)
     return JsonResponse(
         {
             "study": str(study_id),
@@ -149,7 +152,7 @@ def offline(request: HttpRequest, study_id: str) -> JsonResponse:
             "title": study_title(summary),
             "date": display_date(str(summary.get("study_date", ""))),
             "viewer": reverse("viewer:study", args=[study_id]),
-            "requests": [r.as_json() for r in viewer_requests(str(study_id), opened, summary)],
+            "requests": [r.as_json() for r in viewer_requests(str(study_id), access)],
             "static": list(shell().urls),
         }
     )
