@@ -524,8 +524,8 @@ def test_simple_mode_for_patients(page: Any, live_server: Any, uploader: Client)
 def test_the_first_image_shows_as_a_preview_until_the_viewer_has_drawn_it(
     browser: Any, live_server: Any, alice: Persona, uploader: Client
 ) -> None:
-    """viewer-boot.js shows the upload's JPEG of the image the viewer opens on (sorted along
-    the slice normal, like the viewer and like the "Keep on this device" list) until
+    """The page shows the upload's JPEG of the image the viewer opens on (sorted along the slice
+    normal on the server as the viewer sorts, and kept by "Keep on this device") until
     Cornerstone has drawn it; main.js then removes it."""
     base = live_server.url
     files = ct_with_geometry(3)
@@ -547,7 +547,7 @@ def test_the_first_image_shows_as_a_preview_until_the_viewer_has_drawn_it(
         page.goto(f"{base}/viewer/{study}/")
         preview = page.locator("img[data-preview]")
         expect(preview).to_be_visible()
-        assert preview.get_attribute("src") == f"{base}{kept}"
+        assert preview.get_attribute("src") == kept
         expect(preview).to_have_attribute(
             "alt", "Preview of the first image while the viewer starts"
         )

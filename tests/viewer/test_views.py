@@ -7,10 +7,11 @@ import re
 
 import pytest
 from django.test import Client
+from pydicom.uid import generate_uid
 
 from tests.archive.factories import PDF, ct_series
 from tests.conftest import Persona, log_in
-from tests.viewer.factories import mr_series, upload_study
+from tests.viewer.factories import ct_with_geometry, mr_series, undecodable, upload_study
 
 pytestmark = pytest.mark.django_db
 
@@ -143,3 +144,41 @@ def test_my_documents_links_each_imaging_study_to_its_viewer(alice_client: Clien
     # A link (opens in a new tab, can be copied), not a form; findings-only studies have none.
     assert page.count('class="btn btn-secondary study-viewer-link"') == 1
     assert f'class="btn btn-secondary study-viewer-link" href="/viewer/{study}/"' in page
+
+
+def _preview(html: str) -> str | None:
+    match = re.search(r'<img class="viewer-preview" data-preview src="([^"]+)"', html)
+    return match.group(1) if match else None
+
+
+def test_the_page_shows_the_jpeg_of_the_image_the_viewer_opens_on(alice_client: Client) -> None:
+    from io import BytesIO
+
+    from pydicom import dcmread
+
+    files = ct_with_geometry(3)
+    study = upload_study(alice_client, files)
+    first, last = (dcmread(BytesIO(files[i])) for i in (0, 2))
+    mr = mr_series(2, study_uid=str(first.StudyInstanceUID))
+    upload_study(alice_client, mr)
+    series = f"/dicomweb/studies/{first.StudyInstanceUID}/series/{first.SeriesInstanceUID}"
+    # Farthest along the slice normal: the last slice by number. The CT is series 2, the MR 3.
+    preview = _preview(alice_client.get(f"/viewer/{study}/").content.decode())
+    assert preview == f"{series}/instances/{last.SOPInstanceUID}/frames/1/rendered"
+    jpeg = alice_client.get(preview, HTTP_ACCEPT="image/*")
+    assert jpeg.status_code == 200
+    assert jpeg.content.startswith(b"\xff\xd8")
+    # With a series chosen, the preview is of that series.
+    mr_uids = [dcmread(BytesIO(data)) for data in mr]
+    chosen = alice_client.get(f"/viewer/{study}/?series={mr_uids[0].SeriesInstanceUID}")
+    chosen_preview = str(_preview(chosen.content.decode()))
+    assert f"/series/{mr_uids[0].SeriesInstanceUID}/instances/" in chosen_preview
+    assert any(f"/instances/{ds.SOPInstanceUID}/" in chosen_preview for ds in mr_uids)
+
+
+def test_no_preview_for_an_image_without_a_jpeg(alice_client: Client) -> None:
+    study = upload_study(alice_client, [undecodable(study_uid=generate_uid())])
+    page = alice_client.get(f"/viewer/{study}/")
+    assert page.status_code == 200
+    assert _preview(page.content.decode()) is None
+    assert "data-preview" not in page.content.decode()

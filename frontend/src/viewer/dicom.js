@@ -81,6 +81,7 @@ function hasPixels (instance) {
 
 // Order a stack along the slice normal when every instance has a position and orientation (so a
 // series sorted by acquisition still scrolls head to foot), else by instance number.
+// hds.viewer.stack does the same on the server, for the page's preview of the first image.
 function sortInstances (instances) {
   const withGeometry = instances.every((i) => values(i, TAG.imagePosition).length === 3 && values(i, TAG.imageOrientation).length === 6)
   const byNumber = (a, b) => (Number(value(a, TAG.instanceNumber)) || 0) - (Number(value(b, TAG.instanceNumber)) || 0)
@@ -106,15 +107,6 @@ export function seriesMetadataUrl (config, seriesUid) {
 // The stack's instances in viewing order: those with pixel data and a SOP Instance UID.
 function stackInstances (metadata) {
   return sortInstances(metadata.filter(hasPixels)).filter((instance) => value(instance, TAG.sopInstanceUid))
-}
-
-// The URL of the JPEG made at upload of the image a stack of this series opens on (frame 1 of its
-// first instance); hds.viewer.offline.first_image_uid picks the same instance for "Keep on this
-// device".
-export function firstImagePreviewUrl (config, seriesUid, metadata) {
-  const first = stackInstances(metadata)[0]
-  if (!first) return null
-  return `${seriesUrl(config, seriesUid)}/instances/${value(first, TAG.sopInstanceUid)}/frames/1/rendered`
 }
 
 export async function loadSeriesImageIds (config, seriesUid, metaDataManager) {

@@ -169,7 +169,8 @@ const panes = []
 let activePane = null
 let layout = '1x1'
 
-// boot.js's picture of the first image, over the first pane until it shows the real one.
+// The page's picture of the first image (the JPEG made at upload, hds.viewer.stack), over the
+// first pane until that pane has drawn the real one or shows an error.
 function removePreview () {
   for (const img of document.querySelectorAll('[data-preview]')) img.remove()
 }

@@ -116,6 +116,19 @@ def text(ds: Dataset, keyword: str) -> str:
     return str(value).strip()
 
 
+def numbers(ds: Dataset, keyword: str) -> list[float]:
+    """All values of a numeric tag ([] when absent or when one is not a finite number)."""
+    value: Any = ds.get(keyword, None)
+    if value in (None, ""):
+        return []
+    values = list(value) if isinstance(value, pydicom.multival.MultiValue) else [value]
+    try:
+        out = [float(v) for v in values]
+    except (TypeError, ValueError):
+        return []
+    return out if all(math.isfinite(v) for v in out) else []
+
+
 def number(ds: Dataset, keyword: str) -> float | None:
     """A numeric tag's first value, or None."""
     value: Any = ds.get(keyword, None)

@@ -31,7 +31,7 @@ from pydicom.dataset import Dataset
 
 from hds.accounts.models import Account
 from hds.archive import rendering
-from hds.archive.dicom import number, read_dataset, text
+from hds.archive.dicom import number, numbers, read_dataset, text
 from hds.archive.errors import IngestError, QuotaExceeded, StudyLocked
 from hds.archive.keys import OpenStudy, grant_study, open_study
 from hds.archive.models import Blob, Grant, Holding, Item, Study
@@ -237,6 +237,9 @@ def _instance_meta(ds: Dataset, data: bytes, name: str) -> dict[str, Any]:
         "series_description": text(ds, "SeriesDescription"),
         "instance_number": number(ds, "InstanceNumber"),
         "slice_location": number(ds, "SliceLocation"),
+        # The viewer's stack order (hds.viewer.stack): [] when the file has none.
+        "position": numbers(ds, "ImagePositionPatient"),
+        "orientation": numbers(ds, "ImageOrientationPatient"),
         "rows": number(ds, "Rows"),
         "columns": number(ds, "Columns"),
         "frames": int(number(ds, "NumberOfFrames") or 1),

@@ -393,12 +393,6 @@ def _instance_template(study: StudyAccess, instance: Instance) -> JsonDict:
     return instance_template(header)
 
 
-def metadata_template(study: StudyAccess, instance: Instance) -> JsonDict:
-    """The instance's metadata as a metadata request answers it, before its bulk data URIs are
-    made absolute: the sealed template, else one made from the stored file (not kept)."""
-    return read_dicom_json(study.opened, instance.item) or _instance_template(study, instance)
-
-
 # Templates made while a metadata answer streams are stored in batches of this many, so a
 # client that goes away early still leaves most of them behind.
 _STORE_BATCH: Final = 50

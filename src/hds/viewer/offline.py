@@ -13,7 +13,6 @@ Two kinds of Cache Storage caches exist in the browser, and nothing else is ever
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -25,12 +24,9 @@ from django.template.loader import get_template
 from django.templatetags.static import static
 from django.urls import reverse
 
+from hds.archive.keys import OpenStudy
 from hds.archive.selectors import study_contents
-from hds.core.errors import NotFound
-from hds.dicomweb.access import StudyAccess, list_instances
-from hds.dicomweb.dicomjson import JsonDict
-from hds.dicomweb.pixels import PIXEL_TAGS
-from hds.dicomweb.views import metadata_template
+from hds.viewer.stack import first_image
 
 SHELL_CACHE_PREFIX = "hds-shell-"
 KEPT_CACHE_PREFIX = "hds-kept-"
@@ -40,12 +36,6 @@ KEPT_CACHE_PREFIX = "hds-kept-"
 # kept copy must be fetched with the same header; the service worker matches with ignoreVary.
 METADATA_ACCEPT = "application/dicom+json"
 FRAME_ACCEPT = "multipart/related; type=application/octet-stream; transfer-syntax=*"
-
-_SOP_INSTANCE_UID = "00080018"
-_INSTANCE_NUMBER = "00200013"
-_IMAGE_POSITION = "00200032"
-_IMAGE_ORIENTATION = "00200037"
-_PIXEL_DATA_KEYS = frozenset(f"{tag:08X}" for tag in PIXEL_TAGS)
 
 # Build output that is never requested by a page: precompressed siblings (WhiteNoise picks them
 # by Accept-Encoding for the plain name), source maps, dot files.
@@ -123,66 +113,14 @@ def kept_cache_name(study_id: str) -> str:
     return f"{KEPT_CACHE_PREFIX}{study_id}"
 
 
-def _values(template: JsonDict, tag: str) -> list[Any]:
-    element = template.get(tag)
-    value = element.get("Value") if isinstance(element, dict) else None
-    return value if isinstance(value, list) else []
+def preview_url(study_uid: str, series_uid: str, meta: dict[str, Any]) -> str:
+    """WADO-RS rendered frame 1 of an instance: the JPEG made at upload."""
+    return reverse("dicomweb:frames_rendered", args=[study_uid, series_uid, meta["sop_uid"], "1"])
 
 
-def _float(value: Any) -> float:
-    """JavaScript's ``Number(value) || 0`` for the numbers and strings of DICOM JSON."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return 0.0 if math.isnan(number) else number
-
-
-def _stack_order(templates: list[JsonDict]) -> list[JsonDict]:
-    """dicom.js ``sortInstances``: along the slice normal of the first instance, farthest first,
-    when every instance has a position and an orientation; else by instance number."""
-
-    def by_number(template: JsonDict) -> float:
-        numbers = _values(template, _INSTANCE_NUMBER)
-        return _float(numbers[0]) if numbers else 0.0
-
-    with_geometry = all(
-        len(_values(t, _IMAGE_POSITION)) == 3 and len(_values(t, _IMAGE_ORIENTATION)) == 6
-        for t in templates
-    )
-    if not with_geometry or len(templates) < 2:
-        return sorted(templates, key=by_number)
-    o = [_float(v) for v in _values(templates[0], _IMAGE_ORIENTATION)]
-    normal = (o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3])
-
-    def distance(template: JsonDict) -> float:
-        p = [_float(v) for v in _values(template, _IMAGE_POSITION)]
-        return p[0] * normal[0] + p[1] * normal[1] + p[2] * normal[2]
-
-    return sorted(templates, key=lambda t: (-distance(t), by_number(t)))
-
-
-def first_image_uid(access: StudyAccess, series_uid: str) -> str | None:
-    """The SOP Instance UID of the instance the viewer opens this series on, whose JPEG
-    (frame 1) viewer-boot.js shows until Cornerstone has drawn it.
-
-    KEEP IN STEP with dicom.js (``stackInstances``, ``sortInstances``): the instances with pixel
-    data in the series metadata's order, sorted as above, the first with a SOP Instance UID.
-    """
-    try:
-        instances = list_instances(access, series_uid)
-    except NotFound:
-        return None
-    templates = [metadata_template(access, instance) for instance in instances]
-    templates = [t for t in templates if not _PIXEL_DATA_KEYS.isdisjoint(t)]
-    for template in _stack_order(templates):
-        uid = _values(template, _SOP_INSTANCE_UID)
-        if uid and uid[0]:
-            return str(uid[0])
-    return None
-
-
-def viewer_requests(study_id: str, access: StudyAccess) -> list[OfflineRequest]:
+def viewer_requests(
+    study_id: str, opened: OpenStudy, summary: dict[str, Any]
+) -> list[OfflineRequest]:
     """Every request the viewer page makes for this study, except the static files.
 
     KEEP IN STEP with the viewer: this must list exactly what ``/viewer/<study id>/`` asks the
@@ -191,9 +129,9 @@ def viewer_requests(study_id: str, access: StudyAccess) -> list[OfflineRequest]:
     - the viewer page itself (without ``?series=`` or ``?mode=``: what "Open viewer" links to);
     - the series panel's thumbnails (``config.series[].thumbnail``, from ``views._series_config``);
     - per series, the WADO-RS series metadata (``.../series/<uid>/metadata``, Accept DICOM JSON);
-    - the JPEG of the first series' first image (``.../frames/1/rendered``, boot.js's picture
-      until Cornerstone draws; only when that instance has one: without, the request fails
-      online as well);
+    - the JPEG of the first series' first image (``.../frames/1/rendered``, the page's picture
+      until Cornerstone draws: ``hds.viewer.stack.first_image``, in the page only when there is
+      one);
     - per instance with pixels, each frame (``.../instances/<uid>/frames/<n>``) with the Accept
       header of Cornerstone's WADO-RS loader;
     - the findings panel's PDFs (loaded in its frame when the panel opens).
@@ -203,8 +141,8 @@ def viewer_requests(study_id: str, access: StudyAccess) -> list[OfflineRequest]:
     patient's hands.
     """
     requests = [OfflineRequest(reverse("viewer:study", args=[study_id]))]
-    series, findings = study_contents(access.opened)
-    study_uid = access.study_uid
+    series, findings = study_contents(opened)
+    study_uid = str(summary.get("study_uid", ""))
     for index, view in enumerate(series):
         thumb = view.thumb_item
         if thumb is not None:
@@ -214,13 +152,12 @@ def viewer_requests(study_id: str, access: StudyAccess) -> list[OfflineRequest]:
                 reverse("dicomweb:series_metadata", args=[study_uid, view.uid]), METADATA_ACCEPT
             )
         )
-        first = first_image_uid(access, view.uid) if index == 0 else None
+        first = first_image(view) if index == 0 else None
+        if first is not None:
+            requests.append(OfflineRequest(preview_url(study_uid, view.uid, first[1])))
         for _item, meta in view.items:
             if not meta.get("rows"):
                 continue  # no pixel data: dicom.js leaves the instance out of the stack
-            if meta.get("sop_uid") == first and meta.get("jpeg"):
-                url = reverse("dicomweb:frames_rendered", args=[study_uid, view.uid, first, "1"])
-                requests.append(OfflineRequest(url))
             for frame in range(1, int(meta.get("frames") or 1) + 1):
                 url = reverse(
                     "dicomweb:frames", args=[study_uid, view.uid, meta["sop_uid"], str(frame)]

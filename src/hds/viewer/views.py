@@ -19,13 +19,12 @@ from django.views.decorators.http import require_safe
 
 from hds.accounts.views import unlocked_required
 from hds.archive.access import open_study_for_request
-from hds.archive.keys import OpenStudy
 from hds.archive.models import Study
-from hds.archive.selectors import study_contents, study_title
+from hds.archive.selectors import SeriesView, study_contents, study_title
 from hds.archive.services import display_date, read_summary
-from hds.dicomweb.access import StudyAccess
 from hds.keys.keyring import load_keyring
-from hds.viewer.offline import kept_cache_name, shell, viewer_requests
+from hds.viewer.offline import kept_cache_name, preview_url, shell, viewer_requests
+from hds.viewer.stack import first_image
 
 MAX_SELECTED_SERIES = 16
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
@@ -62,16 +61,12 @@ def viewer_labels() -> dict[str, str]:
         "findings": _("Findings"),
         "no_findings": _("No findings for this study."),
         "open_pdf": _("Open in a new tab"),
-        "preview": _("Preview of the first image while the viewer starts"),
     }
 
 
-def _series_config(study_id: str, opened: OpenStudy, wanted: list[str]) -> list[dict[str, Any]]:
-    series, _findings = study_contents(opened)
+def _series_config(study_id: str, series: list[SeriesView]) -> list[dict[str, Any]]:
     out = []
     for view in series:
-        if wanted and view.uid not in wanted:
-            continue
         thumb = view.thumb_item
         out.append(
             {
@@ -100,13 +95,17 @@ def study(request: HttpRequest, study_id: str) -> HttpResponse:
         raise Http404
     summary = read_summary(holding, load_keyring(request).require("ams"))
     wanted = request.GET.getlist("series")[:MAX_SELECTED_SERIES]
-    series = _series_config(str(study_id), opened, wanted)
-    if wanted and not series:
-        raise Http404
-    _all, findings = study_contents(opened)
+    views, findings = study_contents(opened)
+    if wanted:
+        views = [view for view in views if view.uid in wanted]
+        if not views:
+            raise Http404
+    series = _series_config(str(study_id), views)
+    study_uid = str(summary.get("study_uid", ""))
+    first = first_image(views[0]) if views else None
     mode = request.GET.get("mode", "full")
     config = {
-        "studyUid": str(summary.get("study_uid", "")),
+        "studyUid": study_uid,
         "dicomweb": reverse("dicomweb:studies").removesuffix("/studies"),
         "mode": mode if mode in MODES else "full",
         "series": series,
@@ -131,6 +130,7 @@ def study(request: HttpRequest, study_id: str) -> HttpResponse:
             "title": study_title(summary),
             "study": opened.study,
             "mode": config["mode"],
+            "preview": preview_url(study_uid, views[0].uid, first[1]) if first else "",
         },
     )
 
@@ -144,7 +144,6 @@ def offline(request: HttpRequest, study_id: str) -> JsonResponse:
     if opened.study.kind != Study.Kind.IMAGING:
         raise Http404
     summary = read_summary(holding, load_keyring(request).require("ams"))
-    access = StudyAccess(holding=holding, opened=opened, summary=summary)
     return JsonResponse(
         {
             "study": str(study_id),
@@ -152,7 +151,7 @@ def offline(request: HttpRequest, study_id: str) -> JsonResponse:
             "title": study_title(summary),
             "date": display_date(str(summary.get("study_date", ""))),
             "viewer": reverse("viewer:study", args=[study_id]),
-            "requests": [r.as_json() for r in viewer_requests(str(study_id), access)],
+            "requests": [r.as_json() for r in viewer_requests(str(study_id), opened, summary)],
             "static": list(shell().urls),
         }
     )
