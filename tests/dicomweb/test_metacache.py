@@ -9,13 +9,21 @@ from typing import Any
 import pytest
 from django.test import Client
 from pydicom import dcmread
+from pydicom.encaps import generate_frames
+from pydicom.uid import RLELossless
 
 from hds.archive.models import Item
 from hds.archive.services import render_pool
 from hds.dicomweb import template, views
-from hds.dicomweb.pixels import read_header
+from hds.dicomweb.blobfile import MemoryFile
+from hds.dicomweb.pixels import header_from_locator, pixel_locator, read_header
 from tests.archive.factories import ct_series
-from tests.dicomweb.conftest import STOW_CONTENT_TYPE, TokenPersona, multipart_body
+from tests.dicomweb.conftest import (
+    STOW_CONTENT_TYPE,
+    TokenPersona,
+    multipart_body,
+    pydicom_file,
+)
 from tests.viewer.factories import us_multiframe
 
 pytestmark = pytest.mark.django_db
@@ -168,11 +176,8 @@ def _count_header_reads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return calls
 
 
-def test_a_multi_frame_header_is_parsed_once_for_all_its_frames(
-    client: Client,
-    alice_token: TokenPersona,
-    charlie_token: TokenPersona,
-    monkeypatch: pytest.MonkeyPatch,
+def test_native_frames_are_read_where_ingest_found_them_without_a_parse(
+    client: Client, alice_token: TokenPersona, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     loop = us_multiframe(6)
     ct = ct_series(2)
@@ -185,11 +190,39 @@ def test_a_multi_frame_header_is_parsed_once_for_all_its_frames(
     assert response.status_code == 200
     calls = _count_header_reads(monkeypatch)
     headers = {**alice_token.headers, "Accept": FRAME_ACCEPT}
-    bodies = [client.get(_frame_url(loop, n), headers=headers) for n in range(1, 7)]
-    assert [b.status_code for b in bodies] == [200] * 6
-    frames = [_payload(b) for b in bodies]
-    assert len(set(frames)) == 6  # six different frames
-    assert {len(f) for f in frames} == {64 * 64 * 3}
+    frames = [_payload(client.get(_frame_url(loop, n), headers=headers)) for n in range(1, 7)]
+    assert frames == [bytes(f.tobytes()) for f in dcmread(io.BytesIO(loop)).pixel_array]
+    for data in ct:
+        ds = dcmread(io.BytesIO(data))
+        assert _payload(client.get(_frame_url(data, 1), headers=headers)) == ds.PixelData
+    assert calls == []
+
+
+def test_a_multi_frame_header_is_parsed_once_for_all_its_frames(
+    client: Client,
+    alice_token: TokenPersona,
+    charlie_token: TokenPersona,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Files without a pixel locator (compressed, big endian, deflated): the parsed header of a
+    multi-frame instance serves all its frames for a while."""
+    loop = pydicom_file("SC_rgb_rle_2frame.dcm")
+    ct = [
+        _recoded(data, RLELossless) for data in ct_series(2)
+    ]  # compressed single frames: parsed each time
+    response = client.post(
+        "/dicomweb/studies",
+        multipart_body([loop, *ct]),
+        content_type=STOW_CONTENT_TYPE,
+        headers=alice_token.headers,
+    )
+    assert response.status_code == 200
+    calls = _count_header_reads(monkeypatch)
+    headers = {**alice_token.headers, "Accept": FRAME_ACCEPT}
+    stored = list(generate_frames(dcmread(io.BytesIO(loop)).PixelData, number_of_frames=2))
+    bodies = [client.get(_frame_url(loop, n), headers=headers) for n in (1, 2, 1)]
+    assert [b.status_code for b in bodies] == [200] * 3
+    assert [_payload(b) for b in bodies] == [stored[0], stored[1], stored[0]]
     assert len(calls) == 1
     # The outsider still gets 404: access is checked before the cache is asked.
     outsider = {**charlie_token.headers, "Accept": FRAME_ACCEPT}
@@ -200,5 +233,33 @@ def test_a_multi_frame_header_is_parsed_once_for_all_its_frames(
     assert len(calls) == 3
     # After the time limit the header is read again.
     monkeypatch.setattr(views._HeaderCache, "TTL_SECONDS", -1.0)
-    assert _payload(client.get(_frame_url(loop, 3), headers=headers)) == frames[2]
+    assert _payload(client.get(_frame_url(loop, 2), headers=headers)) == stored[1]
     assert len(calls) == 4
+
+
+def _recoded(data: bytes, syntax: str) -> bytes:
+    ds = dcmread(io.BytesIO(data))
+    ds.compress(syntax, encoding_plugin="pydicom")
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+def test_a_locator_the_stored_file_disagrees_with_is_not_used() -> None:
+    data = ct_series(1)[0]
+    ds = dcmread(io.BytesIO(data))
+    locator = pixel_locator(ds)
+    assert locator is not None
+    header = header_from_locator(MemoryFile(data), locator)
+    assert header is not None
+    assert header.pixel is not None
+    assert header.frame_count == 1
+    start, length = header.pixel.offset, header.pixel.length or 0
+    assert data[start : start + length] == ds.PixelData
+    for wrong in ({"offset": locator["offset"] + 2}, {"length": locator["length"] + 2}):
+        assert header_from_locator(MemoryFile(data), {**locator, **wrong}) is None
+    assert header_from_locator(MemoryFile(data), None) is None
+    assert header_from_locator(MemoryFile(data), {"offset": "x"}) is None
+    # Compressed or big endian files get none: they are parsed when read.
+    assert pixel_locator(dcmread(io.BytesIO(_recoded(data, RLELossless)))) is None
+    assert pixel_locator(dcmread(io.BytesIO(pydicom_file("MR_small_bigendian.dcm")))) is None

@@ -48,6 +48,7 @@ from hds.crypto.records import (
     open_record,
     seal_record,
 )
+from hds.dicomweb.pixels import pixel_locator
 from hds.dicomweb.template import template_of_file
 
 logger = logging.getLogger(__name__)
@@ -240,6 +241,8 @@ def _instance_meta(ds: Dataset, data: bytes, name: str) -> dict[str, Any]:
         # The viewer's stack order (hds.viewer.stack): [] when the file has none.
         "position": numbers(ds, "ImagePositionPatient"),
         "orientation": numbers(ds, "ImageOrientationPatient"),
+        # Frame requests read native frames from here without parsing (hds.dicomweb.pixels).
+        "pixel": pixel_locator(ds),
         "rows": number(ds, "Rows"),
         "columns": number(ds, "Columns"),
         "frames": int(number(ds, "NumberOfFrames") or 1),

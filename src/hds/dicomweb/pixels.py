@@ -11,16 +11,16 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 from pydicom import dcmread
-from pydicom.dataset import Dataset, FileDataset
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.encaps import encapsulate, get_frame
 from pydicom.filereader import read_partial
 from pydicom.pixels.utils import pixel_array
 from pydicom.tag import BaseTag
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from hds.archive.rendering import can_decode
 from hds.dicomweb.blobfile import BlobFile, MemoryFile
@@ -112,6 +112,85 @@ def read_header(file: BlobFile | MemoryFile) -> Header:
             length=None if length == _UNDEFINED else length,
         )
     return Header(dataset, transfer_syntax, pixel, random_access)
+
+
+# Where ingest records the pixel data of native little endian files (``pixel_locator``), so a
+# frame request reads the frame without parsing the header: these syntaxes, these keywords.
+_LOCATABLE: Final = frozenset({IMPLICIT_VR_LITTLE_ENDIAN, str(ExplicitVRLittleEndian)})
+_LOCATOR_MODULE: Final = (
+    "Rows",
+    "Columns",
+    "SamplesPerPixel",
+    "BitsAllocated",
+    "PhotometricInterpretation",
+    "NumberOfFrames",
+)
+_PIXEL_DATA_TAG_BYTES: Final = b"\xe0\x7f\x10\x00"  # (7FE0,0010) little endian
+
+
+def pixel_locator(ds: Dataset) -> dict[str, Any] | None:
+    """At ingest, for a file parsed from its stored bytes: where its native little endian pixel
+    data is and what frames it holds (None for other files: they are parsed when read)."""
+    file_meta = getattr(ds, "file_meta", None)
+    ts = str(file_meta.get("TransferSyntaxUID", "") or "") if file_meta is not None else ""
+    if ts not in _LOCATABLE or "PixelData" not in ds:
+        return None
+    element = ds["PixelData"]
+    offset = getattr(element, "file_tell", None)
+    value = element.value
+    if not isinstance(offset, int) or offset < 8 or not isinstance(value, bytes | bytearray):
+        return None
+    module: dict[str, int | str] = {}
+    try:
+        for keyword in _LOCATOR_MODULE:
+            if keyword not in ds or ds[keyword].value in (None, ""):
+                continue
+            item = ds[keyword].value
+            module[keyword] = str(item) if keyword == "PhotometricInterpretation" else int(item)
+    except (TypeError, ValueError):
+        return None  # a value that is not what its tag says: parse when read
+    frame_bits = _native_frame_bits(ds)
+    frames = max(1, _int(ds, "NumberOfFrames", 1))
+    if frame_bits <= 0 or frame_bits % 8 or frames * frame_bits // 8 > len(value):
+        return None
+    return {
+        "ts": ts,
+        "offset": offset,
+        "length": len(value),
+        "vr": str(element.VR),
+        "module": module,
+    }
+
+
+def header_from_locator(file: BlobFile | MemoryFile, locator: Any) -> Header | None:
+    """The frame-reading part of a ``Header`` from a recorded ``pixel_locator``, without
+    parsing; None when there is none or the stored file does not have the pixel data element
+    exactly there (then the caller parses)."""
+    if not isinstance(locator, dict):
+        return None
+    try:
+        ts, offset, length = str(locator["ts"]), int(locator["offset"]), int(locator["length"])
+        vr, module = str(locator["vr"]), dict(locator["module"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    implicit = ts == IMPLICIT_VR_LITTLE_ENDIAN
+    if ts not in _LOCATABLE or (not implicit and vr not in ("OB", "OW")):
+        return None
+    head = 8 if implicit else 12
+    file.seek(offset - head)
+    element = file.read(head)
+    expected = _PIXEL_DATA_TAG_BYTES + (b"" if implicit else vr.encode() + b"\0\0")
+    if element[:-4] != expected or int.from_bytes(element[-4:], "little") != length:
+        return None
+    dataset = FileDataset("", Dataset(), file_meta=FileMetaDataset(), preamble=None)
+    dataset.file_meta.TransferSyntaxUID = UID(ts)
+    try:
+        for keyword, value in module.items():
+            setattr(dataset, keyword, value)
+    except (TypeError, ValueError):
+        return None
+    pixel = PixelElement(tag=0x7FE00010, vr=vr, offset=offset, length=length)
+    return Header(dataset, ts, pixel, random_access=True)
 
 
 def _int(ds: Dataset, keyword: str, default: int) -> int:

@@ -67,6 +67,7 @@ from hds.dicomweb.pixels import (
     can_decode_frames,
     can_transcode,
     decode_frame,
+    header_from_locator,
     iter_frames,
     read_header,
     transcode,
@@ -387,6 +388,15 @@ def _read_header(study: StudyAccess, instance: Instance) -> tuple[BlobFile, Head
     return file, header
 
 
+def _frame_header(study: StudyAccess, instance: Instance) -> tuple[BlobFile, Header]:
+    """What frame reads need: from the pixel locator ingest recorded when there is one and the
+    stored file agrees with it (no parse), else from ``_read_header``. Not a full header: only
+    for reading pixel data."""
+    file = BlobFile(reader(study.opened, instance.item.blob))
+    located = header_from_locator(file, instance.meta.get("pixel"))
+    return (file, located) if located is not None else _read_header(study, instance)
+
+
 def _instance_template(study: StudyAccess, instance: Instance) -> JsonDict:
     """The instance's metadata with bulk data URIs relative to it (``metacache``)."""
     _file, header = _read_header(study, instance)
@@ -516,7 +526,7 @@ def frames(
         return error(400, _("Frame numbers start at 1."))
     access = access_study_by_uid(caller, study)
     found = access_instance_by_uid(access, series, sop)
-    file, header = _read_header(access, found)
+    file, header = _frame_header(access, found)
     return _frames_response(request, file, header, numbers)
 
 
