@@ -176,18 +176,22 @@ def _count_header_reads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return calls
 
 
+def _stow(client: Client, token: TokenPersona, files: list[bytes]) -> None:
+    response = client.post(
+        "/dicomweb/studies",
+        multipart_body(files),
+        content_type=STOW_CONTENT_TYPE,
+        headers=token.headers,
+    )
+    assert response.status_code == 200
+
+
 def test_native_frames_are_read_where_ingest_found_them_without_a_parse(
     client: Client, alice_token: TokenPersona, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     loop = us_multiframe(6)
     ct = ct_series(2)
-    response = client.post(
-        "/dicomweb/studies",
-        multipart_body([loop, *ct]),
-        content_type=STOW_CONTENT_TYPE,
-        headers=alice_token.headers,
-    )
-    assert response.status_code == 200
+    _stow(client, alice_token, [loop, *ct])
     calls = _count_header_reads(monkeypatch)
     headers = {**alice_token.headers, "Accept": FRAME_ACCEPT}
     frames = [_payload(client.get(_frame_url(loop, n), headers=headers)) for n in range(1, 7)]
@@ -210,13 +214,7 @@ def test_a_multi_frame_header_is_parsed_once_for_all_its_frames(
     ct = [
         _recoded(data, RLELossless) for data in ct_series(2)
     ]  # compressed single frames: parsed each time
-    response = client.post(
-        "/dicomweb/studies",
-        multipart_body([loop, *ct]),
-        content_type=STOW_CONTENT_TYPE,
-        headers=alice_token.headers,
-    )
-    assert response.status_code == 200
+    _stow(client, alice_token, [loop, *ct])
     calls = _count_header_reads(monkeypatch)
     headers = {**alice_token.headers, "Accept": FRAME_ACCEPT}
     stored = list(generate_frames(dcmread(io.BytesIO(loop)).PixelData, number_of_frames=2))

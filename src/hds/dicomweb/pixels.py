@@ -327,10 +327,13 @@ def iter_frames(
 ) -> Iterator[bytes]:
     """The requested frames (0-based), as stored, or decoded by ``decode`` (``decode_frame``
     run where it is safe to; it raises ``FrameError`` for a frame it cannot decode)."""
-    module = pixel_module(header) if decode is not None else None
+    if decode is None:
+        for index in indices:
+            yield stored_frame(file, header, index)
+        return
+    module = pixel_module(header)
     for index in indices:
-        frame = stored_frame(file, header, index)
-        yield frame if decode is None or module is None else decode(frame, module)
+        yield decode(stored_frame(file, header, index), module)
 
 
 def can_transcode(transfer_syntax: str) -> bool:

@@ -376,8 +376,10 @@ class _HeaderCache:
 _headers = _HeaderCache()
 
 
-def _read_header(study: StudyAccess, instance: Instance) -> tuple[BlobFile, Header]:
-    file = BlobFile(reader(study.opened, instance.item.blob))
+def _read_header(
+    study: StudyAccess, instance: Instance, file: BlobFile | None = None
+) -> tuple[BlobFile, Header]:
+    file = file or BlobFile(reader(study.opened, instance.item.blob))
     if int(instance.meta.get("frames") or 1) <= 1:
         return file, read_header(file)
     key = instance.item.blob_id
@@ -394,7 +396,7 @@ def _frame_header(study: StudyAccess, instance: Instance) -> tuple[BlobFile, Hea
     for reading pixel data."""
     file = BlobFile(reader(study.opened, instance.item.blob))
     located = header_from_locator(file, instance.meta.get("pixel"))
-    return (file, located) if located is not None else _read_header(study, instance)
+    return (file, located) if located is not None else _read_header(study, instance, file)
 
 
 def _instance_template(study: StudyAccess, instance: Instance) -> JsonDict:

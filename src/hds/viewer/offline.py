@@ -154,7 +154,7 @@ def viewer_requests(
         )
         first = first_image(view) if index == 0 else None
         if first is not None:
-            requests.append(OfflineRequest(preview_url(study_uid, view.uid, first[1])))
+            requests.append(OfflineRequest(preview_url(study_uid, view.uid, first)))
         for _item, meta in view.items:
             if not meta.get("rows"):
                 continue  # no pixel data: dicom.js leaves the instance out of the stack

@@ -46,10 +46,11 @@ def stack_order(items: list[tuple[Item, dict[str, Any]]]) -> list[tuple[Item, di
     return sorted(stack, key=lambda entry: (-distance(entry[1]), _number(entry[1])))
 
 
-def first_image(series: SeriesView) -> tuple[Item, dict[str, Any]] | None:
-    """The instance the viewer opens the series on, if it has a JPEG preview (frame 1)."""
+def first_image(series: SeriesView) -> dict[str, Any] | None:
+    """The item record of the instance the viewer opens the series on, if that instance has a
+    JPEG preview (frame 1)."""
     stack = stack_order(series.items)
     if not stack:
         return None
     item, meta = stack[0]
-    return (item, meta) if meta.get("jpeg") and item.rendering_id is not None else None
+    return meta if meta.get("jpeg") and item.rendering_id is not None else None

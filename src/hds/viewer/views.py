@@ -130,7 +130,7 @@ def study(request: HttpRequest, study_id: str) -> HttpResponse:
             "title": study_title(summary),
             "study": opened.study,
             "mode": config["mode"],
-            "preview": preview_url(study_uid, views[0].uid, first[1]) if first else "",
+            "preview": preview_url(study_uid, views[0].uid, first) if first else "",
         },
     )
 
