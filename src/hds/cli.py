@@ -82,6 +82,10 @@ def cmd_web(args: argparse.Namespace, rest: list[str]) -> int:
     _setup_django()
     from django.conf import settings
 
+    from hds.archive.services import require_render_isolation
+
+    require_render_isolation()  # production: refuse render workers without isolation
+
     if not args.no_migrate:
         _migrate()
     argv = _gunicorn_argv(args.port or settings.HTTP_PORT, settings.WEB_THREADS)
@@ -91,7 +95,10 @@ def cmd_web(args: argparse.Namespace, rest: list[str]) -> int:
 def cmd_worker(args: argparse.Namespace, rest: list[str]) -> int:
     """Run the job worker in the foreground until SIGTERM/SIGINT."""
     _setup_django()
+    from hds.archive.services import require_render_isolation
     from hds.core.jobs import run_pending, work_forever
+
+    require_render_isolation()  # production: refuse render workers without isolation
 
     if args.once:
         from hds.core.jobs import import_job_modules, schedule_periodic
@@ -116,6 +123,10 @@ def cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
     """The embedded default: migrate, then web + worker as one process group."""
     _setup_django()
     from django.conf import settings
+
+    from hds.archive.services import require_render_isolation
+
+    require_render_isolation()  # production: refuse render workers without isolation
 
     _migrate()
     port = args.port or settings.HTTP_PORT

@@ -245,6 +245,11 @@ MAX_UPLOAD_FILE_BYTES = env_int("HDS_MAX_UPLOAD_FILE_BYTES", 2 * 1024**3, minimu
 RENDER_WORKERS = env_int("HDS_RENDER_WORKERS", 2, minimum=0, maximum=64)
 RENDER_MEMORY_MB = env_int("HDS_RENDER_MEMORY_MB", 3072, minimum=512)
 RENDER_TIMEOUT_SECONDS = env_int("HDS_RENDER_TIMEOUT_SECONDS", 120, minimum=1)
+# The unprivileged account render workers switch to when started as root (SECURITY.md §3.12).
+RENDER_USER = env_str("HDS_RENDER_USER") or "nobody"
+# Production refuses to start when render workers lack isolation (or HDS_RENDER_WORKERS=0)
+# unless this accepts the risk.
+ALLOW_UNSANDBOXED = env_bool("HDS_ALLOW_UNSANDBOXED", default=False)
 
 # Uploads never touch disk as plaintext: no temporary-file handler (SECURITY.md §3.12).
 FILE_UPLOAD_HANDLERS = ["hds.archive.uploads.InMemoryUploadHandler"]

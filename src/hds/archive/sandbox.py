@@ -2,43 +2,83 @@
 (SECURITY.md §3.12, ASVS 5.2.6).
 
 Pixel decoders are C code fed with files from anyone. They run in a small pool of worker
-processes, never in the web process: each worker has an address-space limit, a CPU-time limit,
-no core dumps and, where the kernel lets an unprivileged process make one, a network namespace
-of its own with no interfaces. A task that runs too long has its pool killed and replaced; a
-worker that crashes (a decoder's segfault) costs its task only. Files travel through pipes, so
-nothing reaches the disk. ``HDS_RENDER_WORKERS=0`` renders in-process (tests of rendering
-itself, tiny sites); the limits then do not apply.
+processes, never in the web process. Each worker applies the layers of ``hds.archive.confine``
+on its own and remembers which took: resource limits (address space, CPU time, no core dumps),
+a network namespace of its own, a dedicated unprivileged user when started as root, Landlock
+(read-only access to what Python imports, nothing else on the filesystem, no TCP) and a
+seccomp filter without ``socket()``. The pool asks a worker which layers are active
+(``RenderPool.probe_layers``, ``sandbox_layers`` for ``hds check``) and logs every missing one;
+``require_isolation`` refuses a production start without isolation. A task that runs too long
+has its pool killed and replaced; a worker that crashes (a decoder's segfault) costs its task
+only. Files travel through pipes, so workers never need the data folder.
+``HDS_RENDER_WORKERS=0`` renders in-process (tests of rendering itself, tiny sites); none of
+the layers then apply.
 
 This module imports no Django: the workers start with a fresh interpreter (spawn) that loads
-only what rendering needs.
+only what rendering needs, and settings come in as arguments.
 """
 
 from __future__ import annotations
 
-import ctypes
+import codecs
+import contextlib
+import importlib
 import logging
 import multiprocessing
 import os
-import resource
+import site
+import sys
+import sysconfig
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from io import BytesIO
+from pathlib import Path
 from typing import Any, Final, TypeVar, cast
 
+from hds.archive import confine
+from hds.archive.confine import Layer
 from hds.archive.rendering import RenderError, Rendering, gettext_noop, render_dataset
+
+__all__ = [
+    "Layer",
+    "Limits",
+    "Policy",
+    "RenderPool",
+    "SandboxRefused",
+    "call_here",
+    "protected_paths",
+    "require_isolation",
+    "sandbox_layers",
+]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_CLONE_NEWUSER: Final = 0x10000000
-_CLONE_NEWNET: Final = 0x40000000
 # A worker is replaced after this many files, so slow leaks in decoders stay bounded.
 _TASKS_PER_WORKER: Final = 500
+# Imported before the worker confines itself: the dedicated user may not be able to read the
+# Python installation (a pyenv under /root), and Landlock allows reading it anyway.
+_PRELOAD: Final = (
+    "hds.archive.rendering",
+    "hds.dicomweb.pixels",
+    "hds.dicomweb.template",
+    "pydicom.charset",
+    "pydicom.pixels",
+    "pydicom.pixels.decoders",
+    "pydicom.pixels.encoders",
+    "PIL.Image",
+    "numpy",
+)
+# One of each must be active for a production start (require_isolation).
+_REQUIRED: Final = {
+    "filesystem": ("landlock-fs", "dedicated-user"),
+    "network": ("netns", "landlock-net"),
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +89,17 @@ class Limits:
     memory_bytes: int
     cpu_seconds: int
     timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Which layers a worker applies besides its limits (all by default; tests switch some
+    off to prove each on its own). ``user``: the account to switch to when started as root."""
+
+    user: str | None = "nobody"
+    netns: bool = True
+    landlock: bool = True
+    seccomp: bool = True
 
 
 @dataclass(frozen=True)
@@ -76,29 +127,96 @@ class Prepared:
         return self.outcome
 
 
-def _isolate(memory_bytes: int, cpu_seconds: int) -> None:
-    """Worker initializer: resource limits, no core dumps, no network if possible."""
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    # The soft limit sends SIGXCPU (the worker dies, the pool notices); counted per process,
-    # so workers are recycled after _TASKS_PER_WORKER tasks.
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+# In a worker: the layers its initializer applied.
+_LAYERS: list[Layer] = []
+
+
+def _preload() -> None:
+    """Import what rendering needs, every codec a DICOM character set maps to, Pillow's
+    plugins and the pylibjpeg decoders (found through entry points)."""
+    for name in _PRELOAD:
+        importlib.import_module(name)
+    from PIL import Image
+    from pydicom.charset import python_encoding
+
+    Image.init()
+    for encoding in set(python_encoding.values()):
+        with contextlib.suppress(LookupError):
+            codecs.lookup(encoding)
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "unshare")
-    except (OSError, AttributeError):
-        # Unprivileged user namespaces are off on this host: the other limits still apply.
+        from pylibjpeg.utils import get_decoders, get_pixel_data_decoders
+
+        get_decoders()
+        get_pixel_data_decoders()
+    except ImportError:
         pass
 
 
-def network_is_isolated() -> bool:
-    """In a worker: whether this process has no network interface but loopback (for tests)."""
+def _readable_paths() -> list[str]:
+    """What a confined worker may read: the Python installation and virtualenv, the ``hds``
+    package, shared libraries, a few device files and its own ``/proc`` entry."""
+    paths = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
+    paths.update(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib"))
+    paths.update(site.getsitepackages())
+    paths.add(str(Path(__file__).resolve().parent.parent))  # the hds package
+    paths.update(
+        [
+            "/usr/lib",
+            "/usr/lib64",
+            "/lib",
+            "/lib64",
+            "/usr/local/lib",
+            "/etc/ld.so.cache",
+            "/etc/localtime",
+            "/usr/share/zoneinfo",
+            "/dev/urandom",
+            "/dev/zero",
+            "/proc/self",
+            "/sys/devices/system/cpu",
+        ]
+    )
+    return sorted(path for path in paths if path and path != "/")
+
+
+def _apply(name: str, wanted: bool, apply: Callable[[], list[Layer]]) -> list[Layer]:
+    """One layer (or a pair): its own result, "disabled", or "failed" if it raised."""
+    if not wanted:
+        return [Layer(name, False, "disabled")]
     try:
-        names = os.listdir("/sys/class/net")
-    except OSError:
-        return False
-    return names == ["lo"]
+        return apply()
+    except Exception as exc:
+        return [Layer(name, False, f"failed: {type(exc).__name__}")]
+
+
+def _apply_value(make: Callable[[], T]) -> T | None:
+    try:
+        return make()
+    except Exception:
+        return None
+
+
+def _isolate(memory_bytes: int, cpu_seconds: int, policy: Policy | None = None) -> None:
+    """Worker initializer: apply every layer on its own and remember which took (a missing
+    kernel feature costs its layer only)."""
+    policy = policy or Policy()
+    layers = _apply("rlimits", True, lambda: [confine.limit_resources(memory_bytes, cpu_seconds)])
+    _preload()
+    # The ruleset opens its paths before the user drop: the user may not read the Python prefix.
+    ruleset = _apply_value(lambda: confine.Landlock(_readable_paths())) if policy.landlock else None
+    layers += _apply("netns", policy.netns, lambda: [confine.new_network_namespace()])
+    layers += _apply("dedicated-user", True, lambda: [confine.drop_user(policy.user)])
+    if ruleset is None:
+        reason = "disabled" if not policy.landlock else "failed"
+        layers += [Layer("landlock-fs", False, reason), Layer("landlock-net", False, reason)]
+    else:
+        layers += _apply("landlock-fs", True, lambda: list(ruleset.restrict()))
+    layers += _apply("seccomp", policy.seccomp, lambda: [confine.seccomp_no_sockets()])
+    _LAYERS[:] = layers
+
+
+def _layers(protected: Sequence[str]) -> list[Layer]:
+    """In a worker: its layers, and whether it can read any of ``protected``."""
+    return [*_LAYERS, *([confine.unreadable(protected)] if protected else [])]
 
 
 def _render_file(data: bytes, max_size: int, max_frames: int, describe: bool = False) -> _Outcome:
@@ -158,15 +276,49 @@ def call_here(function: Callable[..., T], *args: Any) -> T:
     return cast(T, _unwrap(_call(function, args)))
 
 
-def _probe() -> bool:
-    return network_is_isolated()
+def missing_protections(layers: Sequence[Layer]) -> list[str]:
+    """What a production start needs and ``layers`` lack, in words for an operator."""
+    active = {layer.name for layer in layers if layer.active}
+    missing = [
+        f"{need} isolation ({' or '.join(names)})"
+        for need, names in _REQUIRED.items()
+        if not active.intersection(names)
+    ]
+    missing += [
+        f"protection of the data folder ({layer.detail})"
+        for layer in layers
+        if layer.name == "protected-paths" and not layer.active
+    ]
+    return missing
+
+
+def log_layers(layers: Sequence[Layer]) -> None:
+    """Log every missing layer (a warning) and every missing protection (an error)."""
+    for layer in layers:
+        if not layer.active:
+            logger.warning("Render sandbox: layer %s is not active: %s", layer.name, layer.detail)
+    for missing in missing_protections(layers):
+        logger.error("Render sandbox: render workers run without %s", missing)
 
 
 class RenderPool:
-    """A pool of isolated render workers, replaced whole when a task hangs or a worker dies."""
+    """A pool of isolated render workers, replaced whole when a task hangs or a worker dies.
 
-    def __init__(self, limits: Limits) -> None:
+    ``protected``: paths the workers must not read (data folder, secrets, database); the
+    start-up probe checks them and logs what is missing."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        policy: Policy | None = None,
+        protected: Sequence[str] = (),
+        *,
+        report: bool = True,
+    ) -> None:
         self.limits = limits
+        self.policy = policy or Policy()
+        self.protected = tuple(protected)
+        self._report = report
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
 
@@ -177,9 +329,13 @@ class RenderPool:
                     max_workers=self.limits.workers,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_isolate,
-                    initargs=(self.limits.memory_bytes, self.limits.cpu_seconds),
+                    initargs=(self.limits.memory_bytes, self.limits.cpu_seconds, self.policy),
                     max_tasks_per_child=_TASKS_PER_WORKER,
                 )
+                if self._report:
+                    # The start-up probe: log what the first worker lacks, without waiting.
+                    probe = self._pool.submit(_layers, self.protected)
+                    probe.add_done_callback(_log_probe)
             return self._pool
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
@@ -236,9 +392,17 @@ class RenderPool:
         reason fit for a user and nothing of the file in it."""
         return cast(T, _unwrap(self._submit(_call, function, args)))
 
-    def probe_isolation(self) -> bool:
-        """Whether the workers run without a network (asks one of them)."""
-        return bool(self._executor().submit(_probe).result(timeout=60))
+    def probe_layers(self, protected: Sequence[str] | None = None) -> list[Layer]:
+        """The layers a worker got, and whether it can read any of ``protected`` (by default
+        the pool's own list) as a last layer "protected-paths"."""
+        paths = self.protected if protected is None else tuple(protected)
+        pool = self._executor()
+        try:
+            future = pool.submit(_layers, paths)
+            return list(future.result(timeout=max(60.0, self.limits.timeout_seconds)))
+        except (BrokenProcessPool, FutureTimeout):
+            self._discard(pool)
+            return [Layer("worker", False, "a render worker did not start or did not answer")]
 
     def close(self) -> None:
         """Stop the workers."""
@@ -246,3 +410,85 @@ class RenderPool:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _log_probe(future: Future[list[Layer]]) -> None:
+    if future.cancelled() or future.exception() is not None:
+        logger.error("Render sandbox: the start-up probe of a render worker failed")
+        return
+    log_layers(future.result())
+
+
+def protected_paths(data_dir: Path, database: str | Path | None = None) -> list[str]:
+    """What no render worker may read: the data folder, its secrets (each file) and the
+    SQLite database."""
+    secrets = data_dir / "secrets"
+    paths = [data_dir, secrets, data_dir / "hds.sqlite3"]
+    with contextlib.suppress(OSError):
+        paths += sorted(secrets.iterdir())
+    if database:
+        paths.append(Path(database))
+    return list(dict.fromkeys(str(path) for path in paths))
+
+
+def _environment_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def sandbox_layers(
+    limits: Limits | None = None,
+    policy: Policy | None = None,
+    protected: Sequence[str] | None = None,
+) -> list[Layer]:
+    """Start a throwaway one-worker pool, ask it which layers it got and close it (``hds
+    check``, production start). Without arguments the limits, user and data folder come from
+    ``HDS_RENDER_MEMORY_MB``, ``HDS_RENDER_USER`` and ``HDS_DATA_DIR`` as the settings read
+    them (not their ``_FILE`` forms)."""
+    if limits is None:
+        memory = _environment_int("HDS_RENDER_MEMORY_MB", 3072) * 1024 * 1024
+        limits = Limits(workers=1, memory_bytes=memory, cpu_seconds=3600, timeout_seconds=120)
+    if policy is None:
+        policy = Policy(user=os.environ.get("HDS_RENDER_USER") or "nobody")
+    if protected is None:
+        protected = protected_paths(Path(os.environ.get("HDS_DATA_DIR") or "var").resolve())
+    pool = RenderPool(replace(limits, workers=1), policy, protected, report=False)
+    try:
+        return pool.probe_layers()
+    finally:
+        pool.close()
+
+
+class SandboxRefused(RuntimeError):
+    """Production would decode untrusted DICOM without isolation."""
+
+
+def require_isolation(
+    production: bool,
+    allow_unsandboxed: bool,
+    *,
+    workers: int,
+    layers: Callable[[], Sequence[Layer]] = sandbox_layers,
+) -> None:
+    """Raise ``SandboxRefused`` (a one-line message) in production when rendering would run
+    in-process (``workers == 0``) or the workers lack filesystem or network isolation, unless
+    ``HDS_ALLOW_UNSANDBOXED`` accepts that risk; missing layers are logged either way."""
+    if not production:
+        return
+    escape = "set HDS_ALLOW_UNSANDBOXED=1 to accept the risk"
+    if workers == 0:
+        if allow_unsandboxed:
+            logger.error("Render sandbox: HDS_RENDER_WORKERS=0 decodes DICOM in this process")
+            return
+        raise SandboxRefused(
+            f"HDS_RENDER_WORKERS=0 decodes untrusted DICOM in the web process; {escape}."
+        )
+    found = layers()
+    log_layers(found)
+    missing = missing_protections(found)
+    if missing and not allow_unsandboxed:
+        raise SandboxRefused(
+            f"render workers lack {'; '.join(missing)} (see `hds check`); {escape}."
+        )

@@ -1,0 +1,343 @@
+"""The confinement layers of a render worker (SECURITY.md §3.12), each applied on its own.
+
+Every function here runs in a freshly spawned worker, applies one layer and returns a
+``Layer`` that says whether it took and why not; none raises, so a missing kernel feature costs
+that layer only. Order matters: the network namespace needs root (or a user namespace), the
+user drop comes before Landlock and seccomp, and seccomp last (it forbids ``socket()``).
+
+Landlock (``landlock(7)``) is driven through raw syscalls with ctypes: a ruleset that handles
+every filesystem right the kernel knows, read-only rules for what Python needs to import, and
+(ABI 4+) TCP bind/connect with no rule at all, so both are denied. This module imports no
+Django and nothing of ``hds``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import platform
+import pwd
+import resource
+import socket
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of the render sandbox: its name, whether it is in force, and why (not)."""
+
+    name: str
+    active: bool
+    detail: str
+
+
+_LIBC: Final = ctypes.CDLL(None, use_errno=True)
+_LIBC.syscall.restype = ctypes.c_long
+_LIBC.prctl.restype = ctypes.c_int
+
+_CLONE_NEWUSER: Final = 0x10000000
+_CLONE_NEWNET: Final = 0x40000000
+_PR_SET_NO_NEW_PRIVS: Final = 38
+_PR_SET_SECCOMP: Final = 22
+_SECCOMP_MODE_FILTER: Final = 2
+
+# Landlock syscalls have the same numbers on every architecture (asm-generic, Linux 5.13).
+_SYS_LANDLOCK_CREATE_RULESET: Final = 444
+_SYS_LANDLOCK_ADD_RULE: Final = 445
+_SYS_LANDLOCK_RESTRICT_SELF: Final = 446
+_LANDLOCK_CREATE_RULESET_VERSION: Final = 1
+_LANDLOCK_RULE_PATH_BENEATH: Final = 1
+
+_FS_EXECUTE: Final = 1 << 0
+_FS_WRITE_FILE: Final = 1 << 1
+_FS_READ_FILE: Final = 1 << 2
+_FS_READ_DIR: Final = 1 << 3
+_FS_ABI1: Final = (1 << 13) - 1  # execute ... make_sym
+_FS_REFER: Final = 1 << 13  # ABI 2
+_FS_TRUNCATE: Final = 1 << 14  # ABI 3
+_FS_IOCTL_DEV: Final = 1 << 15  # ABI 5
+_FS_FILE_RIGHTS: Final = _FS_EXECUTE | _FS_WRITE_FILE | _FS_READ_FILE | _FS_TRUNCATE | _FS_IOCTL_DEV
+_NET_BIND_TCP: Final = 1 << 0  # ABI 4
+_NET_CONNECT_TCP: Final = 1 << 1
+_SCOPE_ABSTRACT_UNIX_SOCKET: Final = 1 << 0  # ABI 6
+_SCOPE_SIGNAL: Final = 1 << 1
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def _errno_name(number: int) -> str:
+    return errno.errorcode.get(number, str(number))
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version; 0 when it has none or it is disabled."""
+    version = _LIBC.syscall(
+        _SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), _LANDLOCK_CREATE_RULESET_VERSION
+    )
+    return max(int(version), 0)
+
+
+def limit_resources(memory_bytes: int, cpu_seconds: int) -> Layer:
+    """Address-space and CPU-time limits, no core dumps."""
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        # The soft limit sends SIGXCPU (the worker dies, the pool notices).
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+    except (OSError, ValueError) as exc:
+        return Layer("rlimits", False, f"setrlimit failed ({type(exc).__name__})")
+    detail = f"address space {memory_bytes // 2**20} MiB, CPU {cpu_seconds} s, no core dumps"
+    return Layer("rlimits", True, detail)
+
+
+def _interfaces() -> list[str]:
+    """The network interfaces of this process's namespace (``/proc/self/net/dev``)."""
+    with open("/proc/self/net/dev", encoding="ascii") as handle:
+        return sorted(line.split(":", 1)[0].strip() for line in handle.readlines()[2:])
+
+
+def new_network_namespace() -> Layer:
+    """A network namespace of its own (only a down loopback): as root directly, otherwise
+    inside a new user namespace where the kernel allows one."""
+    flags = _CLONE_NEWNET if os.geteuid() == 0 else _CLONE_NEWUSER | _CLONE_NEWNET
+    if _LIBC.unshare(flags) != 0:
+        how = "unshare(CLONE_NEWNET)" if flags == _CLONE_NEWNET else "a user namespace"
+        return Layer("netns", False, f"{how} refused: {_errno_name(ctypes.get_errno())}")
+    try:
+        names = _interfaces()
+    except OSError:
+        return Layer("netns", False, "unshare worked but /proc/self/net/dev is unreadable")
+    if names != ["lo"]:
+        return Layer("netns", False, f"new namespace has interfaces {names}")
+    return Layer("netns", True, "own network namespace, loopback only (down)")
+
+
+def _user_entry(name: str | None) -> tuple[pwd.struct_passwd | None, str]:
+    """The account to switch to, or why there is none."""
+    if not name:
+        return None, "disabled"
+    if os.geteuid() != 0:
+        return None, f"not started as root (uid {os.geteuid()}), cannot switch"
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        return None, f"user {name!r} does not exist"
+    if entry.pw_uid == 0 or entry.pw_gid == 0:
+        return None, f"user {name!r} has uid or gid 0"
+    return entry, ""
+
+
+def drop_user(name: str | None) -> Layer:
+    """As root: switch to the unprivileged user ``name`` (its primary group, no supplementary
+    groups); file permissions then keep it from root's secrets and database."""
+    entry, reason = _user_entry(name)
+    if entry is None:
+        return Layer("dedicated-user", False, reason)
+    try:
+        os.setgroups([])
+        os.setresgid(entry.pw_gid, entry.pw_gid, entry.pw_gid)
+        os.setresuid(entry.pw_uid, entry.pw_uid, entry.pw_uid)
+    except OSError as exc:
+        return Layer("dedicated-user", False, f"switch failed: {_errno_name(exc.errno or 0)}")
+    if _can_become_root():
+        return Layer("dedicated-user", False, "could switch back to root")  # pragma: no cover
+    detail = f"uid {entry.pw_uid} ({name}), gid {entry.pw_gid}, no supplementary groups"
+    return Layer("dedicated-user", True, detail)
+
+
+def _can_become_root() -> bool:
+    try:
+        os.setuid(0)
+    except PermissionError:
+        return False
+    return True  # pragma: no cover
+
+
+def _no_new_privs() -> bool:
+    return bool(_LIBC.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0)
+
+
+def _add_path_rule(ruleset: int, path: str, rights: int) -> bool:
+    """Allow ``rights`` beneath ``path`` (file rights only for a file); False if it is absent."""
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        if not os.path.isdir(f"/proc/self/fd/{fd}"):
+            rights &= _FS_FILE_RIGHTS
+        attr = _PathBeneathAttr(allowed_access=rights, parent_fd=fd)
+        result = _LIBC.syscall(
+            _SYS_LANDLOCK_ADD_RULE, ruleset, _LANDLOCK_RULE_PATH_BENEATH, ctypes.byref(attr), 0
+        )
+        if result != 0:
+            raise OSError(ctypes.get_errno(), f"landlock_add_rule {path}")
+    finally:
+        os.close(fd)
+    return True
+
+
+class Landlock:
+    """A Landlock ruleset: built (its paths opened) while the worker may still open them all,
+    enforced by ``restrict`` after the user drop. Read-only access beneath ``read_only``, read
+    and write to the files ``writable`` (``/dev/null``), nothing else on the filesystem; no TCP
+    bind or connect (ABI 4+); no abstract UNIX sockets or signals outside the sandbox (ABI 6+).
+    """
+
+    def __init__(self, read_only: Iterable[str], writable: Iterable[str] = ("/dev/null",)) -> None:
+        self.abi = landlock_abi()
+        self.allowed: list[str] = []
+        self.failure = ""
+        self._fd = -1
+        if self.abi < 1:
+            self.failure = "kernel has no Landlock or it is disabled"
+            return
+        fs = _FS_ABI1
+        fs |= _FS_REFER if self.abi >= 2 else 0
+        fs |= _FS_TRUNCATE if self.abi >= 3 else 0
+        fs |= _FS_IOCTL_DEV if self.abi >= 5 else 0
+        self.net = _NET_BIND_TCP | _NET_CONNECT_TCP if self.abi >= 4 else 0
+        self.scoped = _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL if self.abi >= 6 else 0
+        attr = _RulesetAttr(handled_access_fs=fs, handled_access_net=self.net, scoped=self.scoped)
+        size = 24 if self.abi >= 6 else 16 if self.abi >= 4 else 8
+        fd = int(_LIBC.syscall(_SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), size, 0))
+        if fd < 0:
+            self.failure = f"landlock_create_ruleset failed: {_errno_name(ctypes.get_errno())}"
+            return
+        self._fd = fd
+        try:
+            read = _FS_READ_FILE | _FS_READ_DIR
+            self.allowed = [p for p in read_only if _add_path_rule(fd, p, read)]
+            read_write = _FS_READ_FILE | _FS_WRITE_FILE
+            self.allowed += [f"{p} (rw)" for p in writable if _add_path_rule(fd, p, read_write)]
+        except OSError as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: OSError) -> None:
+        self.failure = f"{exc.strerror}: {_errno_name(exc.errno or 0)}"
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def restrict(self) -> tuple[Layer, Layer]:
+        """Enforce the ruleset on this process (for good); the two layers it gives."""
+        try:
+            if self._fd < 0:
+                raise OSError(0, self.failure)
+            if not _no_new_privs():
+                raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+            if _LIBC.syscall(_SYS_LANDLOCK_RESTRICT_SELF, self._fd, 0) != 0:
+                raise OSError(ctypes.get_errno(), "landlock_restrict_self")
+        except OSError as exc:
+            self._fail(exc)
+            reason = self.failure.removesuffix(": 0")
+            return Layer("landlock-fs", False, reason), Layer("landlock-net", False, reason)
+        os.close(self._fd)
+        self._fd = -1
+        abi = self.abi
+        fs_layer = Layer("landlock-fs", True, f"ABI {abi}; read-only: {', '.join(self.allowed)}")
+        if not self.net:
+            return fs_layer, Layer("landlock-net", False, f"ABI {abi} < 4 cannot restrict TCP")
+        scopes = "; abstract UNIX sockets and signals scoped" if self.scoped else ""
+        detail = f"ABI {abi}; TCP bind and connect denied{scopes}"
+        return fs_layer, Layer("landlock-net", True, detail)
+
+
+# seccomp: socket() and io_uring_setup() fail with EPERM, so not even UDP, UNIX or netlink
+# sockets can be made; everything else is allowed. (architecture, socket, io_uring_setup)
+_SECCOMP_ARCH: Final = {
+    "x86_64": (0xC000003E, 41, 425),
+    "aarch64": (0xC00000B7, 198, 425),
+}
+_X32_SYSCALL_BIT: Final = 0x40000000
+_SECCOMP_RET_ALLOW: Final = 0x7FFF0000
+_SECCOMP_RET_ERRNO: Final = 0x00050000
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _bpf(code: int, jt: int, jf: int, k: int) -> bytes:
+    return struct.pack("=HBBI", code, jt, jf, k)
+
+
+def seccomp_no_sockets() -> Layer:
+    """A seccomp filter that makes ``socket()`` (and ``io_uring_setup``) fail with EPERM."""
+    numbers = _SECCOMP_ARCH.get(platform.machine())
+    if numbers is None:
+        return Layer("seccomp", False, f"no filter for architecture {platform.machine()}")
+    arch, nr_socket, nr_io_uring = numbers
+    ld_w_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    deny = _SECCOMP_RET_ERRNO | errno.EPERM
+    program = b"".join(
+        [
+            _bpf(ld_w_abs, 0, 0, 4),  # seccomp_data.arch
+            _bpf(jeq, 0, 5, arch),  # another ABI (i386 on x86_64): deny everything
+            _bpf(ld_w_abs, 0, 0, 0),  # seccomp_data.nr
+            _bpf(jge, 3, 0, _X32_SYSCALL_BIT),  # x32 numbers: deny
+            _bpf(jeq, 2, 0, nr_socket),
+            _bpf(jeq, 1, 0, nr_io_uring),
+            _bpf(ret, 0, 0, _SECCOMP_RET_ALLOW),
+            _bpf(ret, 0, 0, deny),
+        ]
+    )
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len=len(program) // 8, filter=ctypes.addressof(buffer))
+    if not _no_new_privs():
+        return Layer("seccomp", False, f"no_new_privs refused: {_errno_name(ctypes.get_errno())}")
+    if _LIBC.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        return Layer("seccomp", False, f"filter refused: {_errno_name(ctypes.get_errno())}")
+    return Layer("seccomp", True, "socket() and io_uring_setup() fail with EPERM")
+
+
+def try_open(path: str) -> str:
+    """In a worker: ``"readable"`` if ``path`` (a file, or a folder to list) can be read,
+    else the error's name (``"EACCES"``); for probes and tests."""
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            os.close(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
+    except OSError as exc:
+        return _errno_name(exc.errno or 0)
+    return "readable"
+
+
+def try_connect(host: str, port: int) -> str:
+    """In a worker: ``"connected"`` if a TCP connection to ``host:port`` opens within two
+    seconds, else the error's name; for probes and tests."""
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return "connected"
+    except TimeoutError:
+        return "timeout"
+    except OSError as exc:
+        return _errno_name(exc.errno or 0) if exc.errno else type(exc).__name__
+
+
+def unreadable(paths: Sequence[str]) -> Layer:
+    """Whether none of ``paths`` (the data folder, secrets, database) can be read here."""
+    outcomes = {path: try_open(path) for path in paths}
+    readable = [path for path, outcome in outcomes.items() if outcome == "readable"]
+    if readable:
+        return Layer("protected-paths", False, f"readable: {', '.join(readable)}")
+    checked = [path for path, outcome in outcomes.items() if outcome != "ENOENT"]
+    if not checked:
+        return Layer("protected-paths", False, "none of the paths to check exists")
+    return Layer("protected-paths", True, f"{len(checked)} paths unreadable")
