@@ -8,7 +8,9 @@ const input = {
   pages: 'src/pages.js',
   viewer: 'src/viewer/main.js',
   // A few hundred bytes that start the first series' metadata request while viewer.js loads.
-  'viewer-boot': 'src/viewer/boot.js'
+  'viewer-boot': 'src/viewer/boot.js',
+  // Passkey ceremonies, loaded only by the MFA pages (src/hds/mfa/templates).
+  webauthn: 'src/webauthn.js'
 }
 const entryNames = new Set(Object.keys(input))
 

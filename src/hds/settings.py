@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "hds.core",
     "hds.keys",
     "hds.accounts",
+    "hds.mfa",
     "hds.notifications",
     "hds.archive",
     "hds.viewer",
@@ -76,6 +77,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "hds.keys.middleware.KeyringMiddleware",
+    "hds.mfa.enforcement.MfaEnforcementMiddleware",
     "hds.core.middleware.AccountLanguageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -314,6 +316,8 @@ if not re.fullmatch(r"\d+,\d+,\d+", ARGON2_PASSWORD) or int(ARGON2_PASSWORD.spli
     )
 ARGON2_MAX_CONCURRENT = env_int("HDS_ARGON2_MAX_CONCURRENT", 4, minimum=1)
 ARGON2_WAIT_SECONDS = env_int("HDS_ARGON2_WAIT_SECONDS", 5, minimum=0)
+# Professionals must enrol a second factor within this many days of activation (hds.mfa).
+HDS_MFA_GRACE_DAYS = env_int("HDS_MFA_GRACE_DAYS", 14, minimum=0)
 
 # Jobs: run in the worker process; HDS_JOBS_INLINE runs them at commit (tests, tiny sites).
 JOBS_INLINE = env_bool("HDS_JOBS_INLINE", default=False)

@@ -9,5 +9,6 @@ urlpatterns = [
     path("dicomweb/", include("hds.dicomweb.urls")),
     path("", include("hds.viewer.urls")),
     path("", include("hds.archive.urls")),
+    path("", include("hds.mfa.urls")),
     path("", include("hds.accounts.urls")),
 ]

@@ -12,6 +12,7 @@ from pydicom import dcmread
 
 from hds.accounts.models import ApiToken
 from hds.archive.models import Item
+from hds.mfa.models import Passkey
 from tests.archive.conftest import upload_ok
 from tests.archive.factories import PDF, ct_series
 from tests.conftest import Persona, log_in
@@ -45,6 +46,16 @@ MATRIX: dict[str, tuple[str, int, int]] = {
     "accounts:api_tokens": ("/account/tokens/", 302, 200),
     # {token} is alice's: GET is refused for everyone (POST only); charlie's POST gets 404 below.
     "accounts:revoke_api_token": ("/account/tokens/{token}/revoke/", 302, 405),
+    # Second factors (hds.mfa): the login's second step without a pending login goes back to
+    # the login; {passkey} is alice's (POST only; charlie's POST gets 404 below).
+    "mfa:verify": ("/login/verify/", 302, 302),
+    "mfa:confirm": ("/account/confirm/", 302, 200),
+    "mfa:settings": ("/account/mfa/", 302, 200),
+    "mfa:totp_enrol": ("/account/mfa/totp/", 302, 200),
+    "mfa:totp_remove": ("/account/mfa/totp/remove/", 302, 405),
+    "mfa:recovery_codes": ("/account/mfa/recovery-codes/", 302, 405),
+    "mfa:passkey_add": ("/account/mfa/passkeys/add/", 302, 200),
+    "mfa:passkey_remove": ("/account/mfa/passkeys/{passkey}/remove/", 302, 405),
     "set_language": ("/i18n/setlang/", 302, 302),
     # The archive: {study}, {item} and {finding} belong to alice; charlie is the outsider: 404.
     "archive:documents": ("/documents/", 302, 200),
@@ -150,7 +161,12 @@ def test_every_url_is_in_the_matrix() -> None:
 
 
 # 302s that go elsewhere than the login: the language switch and the once-only code pages.
-NO_LOGIN_REDIRECT = {"set_language", "accounts:register_done", "accounts:passport_pdf"}
+NO_LOGIN_REDIRECT = {
+    "set_language",
+    "accounts:register_done",
+    "accounts:passport_pdf",
+    "mfa:verify",
+}
 
 
 @pytest.fixture
@@ -172,6 +188,11 @@ def alice_objects(alice: Persona) -> dict[str, str]:
         "series_uid": str(ds.SeriesInstanceUID),
         "sop_uid": str(ds.SOPInstanceUID),
         "token": str(ApiToken.objects.get(account__email=alice.email).pk),
+        "passkey": str(
+            Passkey.objects.create(
+                account=alice.account, name="laptop", credential_id=b"id", public_key=b"key"
+            ).pk
+        ),
     }
 
 
@@ -188,6 +209,15 @@ def test_url_statuses_for_anonymous_and_outsider(
         assert response["Location"].startswith("/login/?next=")
     log_in(client, charlie)
     assert client.get(path).status_code == logged_in
+
+
+def test_outsider_cannot_remove_a_passkey(
+    client: Client, charlie: Persona, alice_objects: dict[str, str]
+) -> None:
+    log_in(client, charlie)
+    response = client.post(f"/account/mfa/passkeys/{alice_objects['passkey']}/remove/")
+    assert response.status_code == 404
+    assert Passkey.objects.filter(pk=alice_objects["passkey"]).exists()
 
 
 def test_outsider_cannot_revoke_a_token(

@@ -50,6 +50,9 @@ from hds.crypto.codes import format_code
 from hds.keys.keyring import Keyring, store_keyring, try_keyring, update_keyring
 from hds.keys.middleware import AUTH_AT, SEEN_AT
 from hds.keys.sessions import SessionStore
+from hds.mfa import pending as mfa_pending
+from hds.mfa.services import is_enrolled as mfa_enrolled
+from hds.mfa.stepup import mark_recent_auth, recent_auth_required
 
 P = ParamSpec("P")
 PENDING_CODE = "pending_ac"
@@ -96,6 +99,7 @@ def _start_session(request: HttpRequest, account: Account, ams: bytes) -> None:
     now = int(time.time())
     request.session[AUTH_AT] = now
     request.session[SEEN_AT] = now
+    mark_recent_auth(request)  # a fresh login counts as the step-up check (hds.mfa.stepup)
     store_keyring(request, Keyring({"ams": ams}), new_cookie_key=True)
     translation.activate(account.language)
     request.LANGUAGE_CODE = account.language
@@ -287,6 +291,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             form.add_error(None, str(exc))
         else:
+            if mfa_enrolled(account):  # second step first (hds.mfa.views.verify_login)
+                mfa_pending.begin(request, account, ams, next_url)
+                return redirect("mfa:verify")
             _start_session(request, account, ams)
             return HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
     return render(request, "accounts/login.html", context)
@@ -401,6 +408,7 @@ def account_view(request: HttpRequest) -> HttpResponse:
             "events": events,
             "fingerprint": key_fingerprint(bytes(account.x25519_public)),
             "unlocked": try_keyring(request) is not None,
+            "mfa_enrolled": mfa_enrolled(account),
         },
     )
 
@@ -486,7 +494,7 @@ def regenerate_code(request: HttpRequest) -> HttpResponse:
 
 @sensitive
 @sensitive_variables("form")
-@login_required
+@recent_auth_required
 @require_http_methods(["GET", "POST"])
 def delete_account(request: HttpRequest) -> HttpResponse:
     """Delete the account and everything in it, after password and confirmation."""
