@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import pytest
+import time_machine
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from hds.accounts.models import AuthEvent
@@ -76,5 +79,19 @@ def test_register_a_passkey_and_log_in_with_it(
     passkey.refresh_from_db()
     assert passkey.last_used_at is not None
     assert AuthEvent.objects.filter(account=alice.account, kind=services.SECOND_FACTOR_OK).exists()
+
+    # Eleven minutes later, removing the passkey asks for the password and a passkey again.
+    page.on("dialog", lambda dialog: dialog.accept())
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=11)):
+        page.goto(f"{base}/account/mfa/")
+        page.get_by_role("button", name="Remove passkey").click()
+        page.get_by_role("heading", name="Confirm it is you").wait_for()
+        page.get_by_label("Your password").fill(alice.password)
+        page.get_by_role("button", name="Use a passkey").click()
+        page.get_by_role("heading", name="Two-factor authentication").wait_for()
+        assert Passkey.objects.filter(account=alice.account).exists()  # confirmed, not yet gone
+        page.get_by_role("button", name="Remove passkey").click()
+        expect(page.get_by_test_id("mfa-status")).to_have_text("Two-factor authentication is off.")
+    assert not Passkey.objects.filter(account=alice.account).exists()
     assert errors == []
     context.close()
