@@ -23,6 +23,15 @@ from tests.conftest import Persona, log_in
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def _refused(client: Client, data: bytes, name: str) -> dict[str, Any]:
+    """Upload one file that is refused: a 422 whose detail names it; its single result."""
+    response = upload(client, data, name)
+    assert response.status_code == 422, response.content
+    assert name in response.json()["detail"]
+    result: dict[str, Any] = response.json()["results"][0]
+    return result
+
+
 def _study_id(result: dict[str, object]) -> str:
     match = re.search(r"/documents/([0-9a-f-]{36})/", str(result["study_url"]))
     assert match
@@ -77,7 +86,7 @@ def test_same_instance_twice_is_stored_once(alice_client: Client) -> None:
 def test_bad_files_get_a_clear_error_and_store_nothing(
     alice_client: Client, data: bytes, message: str
 ) -> None:
-    result = upload_ok(alice_client, data, "bad.bin")
+    result = _refused(alice_client, data, "bad.bin")
     assert result["status"] == "error"
     assert message in result["message"]
     assert not Study.objects.exists()
@@ -87,7 +96,7 @@ def test_bad_files_get_a_clear_error_and_store_nothing(
 def test_truncated_pixel_data_is_refused_while_good_files_are_kept(alice_client: Client) -> None:
     good, cut = ct_series(2)
     assert upload_ok(alice_client, good)["status"] == "stored"
-    result = upload_ok(alice_client, cut[: len(cut) - 500], "cut.dcm")
+    result = _refused(alice_client, cut[: len(cut) - 500], "cut.dcm")
     assert result["status"] == "error"
     assert "truncated" in result["message"]
     assert Item.objects.count() == 1
@@ -111,7 +120,7 @@ def test_findings_standalone_and_attached(alice_client: Client) -> None:
 
 
 def test_truncated_pdf_is_refused(alice_client: Client) -> None:
-    result = upload_ok(alice_client, PDF[:-8], "broken.pdf")
+    result = _refused(alice_client, PDF[:-8], "broken.pdf")
     assert result["status"] == "error"
     assert "PDF" in result["message"]
 

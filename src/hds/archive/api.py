@@ -143,7 +143,7 @@ class UploadErrorOut(Schema):
 
 @api.post(
     "/uploads",
-    response={200: UploadOut, 404: ErrorOut, 413: UploadErrorOut},
+    response={200: UploadOut, 404: ErrorOut, 413: UploadErrorOut, 422: UploadErrorOut},
     tags=["uploads"],
 )
 def upload(
@@ -159,6 +159,8 @@ def upload(
     faster than one each: the DICOM files of a request are stored with one commit per study.
     ``study`` attaches PDFs to one of your studies. 413 when the files do not fit into the
     storage: ``detail`` says how much is missing and ``results`` tells what was stored.
+    422 when no file was stored because each was refused (not DICOM, unreadable, ...):
+    ``detail`` names the first and ``results`` says why for each.
     """
     account, ams = _account_and_ams(request)
     for upload_file in file:
@@ -203,4 +205,12 @@ def upload(
     refused = next((r for r in results if r is not None and r.missing_bytes), None)
     if refused is not None:
         return Status(413, {"detail": refused.message, "results": body})
+    errors = [r for r in results if r is not None and r.status == "error"]
+    if errors and len(errors) == len(body):
+        # Nothing of the request was kept (docs/security.md, "Hostile uploads").
+        detail = _("Not stored: %(name)s: %(reason)s") % {
+            "name": errors[0].name,
+            "reason": errors[0].message,
+        }
+        return Status(422, {"detail": detail, "results": body})
     return Status(200, {"results": body})

@@ -1,10 +1,18 @@
-"""Reading uploaded DICOM safely: in memory, with clear reasons for what we refuse."""
+"""Reading uploaded DICOM safely: in memory, with clear reasons for what we refuse.
+
+A hostile or damaged file can make pydicom raise almost anything (ValueError, OverflowError,
+RecursionError, struct.error, zlib.error, ...), often with the offending value in the message.
+Every such failure while reading a file, or a value ingest needs, becomes an ``IngestError``
+with a reason that quotes nothing from the file (docs/security.md, "Hostile uploads").
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
+from collections.abc import Iterator
 from io import BytesIO
 from typing import Any
 
@@ -12,11 +20,38 @@ import pydicom
 from django.utils.translation import gettext as _
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import UID
 from typing_extensions import override
 
 from hds.archive.errors import IngestError
 
 REQUIRED_UIDS = ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID")
+# Checked as UIDs when present (SOPClassUID too when present: STOW-RS answers with it).
+CHECKED_UIDS = ("SOPClassUID", *REQUIRED_UIDS)
+
+
+def _corrupt() -> IngestError:
+    return IngestError(_("The DICOM file is truncated or corrupt."))
+
+
+@contextlib.contextmanager
+def refusing_unreadable() -> Iterator[None]:
+    """Turn any failure of pydicom while reading a file's values into an ``IngestError``.
+
+    The exception itself is dropped (``from None``): its message may quote the file.
+    """
+    try:
+        yield
+    except IngestError:
+        raise
+    except RecursionError:
+        raise IngestError(_("The DICOM file is nested too deeply to be read.")) from None
+    except (EOFError, OSError, InvalidDicomError):
+        raise _corrupt() from None
+    except Exception:  # ValueError, OverflowError, TypeError, AttributeError, struct.error, ...
+        raise IngestError(
+            _("The DICOM file has a value that cannot be read (the file is malformed).")
+        ) from None
 
 
 def read_dataset(data: bytes) -> Dataset:
@@ -28,32 +63,53 @@ def read_dataset(data: bytes) -> Dataset:
     pydicom_logger.addHandler(capture)
     ds: Dataset
     try:
-        ds = pydicom.dcmread(BytesIO(data))
-    except InvalidDicomError:
-        ds = _read_without_preamble(data)
-    except (EOFError, ValueError, KeyError, TypeError, OSError, NotImplementedError):
-        raise IngestError(_("The DICOM file is truncated or corrupt.")) from None
+        with refusing_unreadable():
+            try:
+                ds = pydicom.dcmread(BytesIO(data))
+            except InvalidDicomError:
+                ds = _read_without_preamble(data)
+            except (EOFError, ValueError, KeyError, TypeError, OSError, NotImplementedError):
+                raise _corrupt() from None
     finally:
         pydicom_logger.removeHandler(capture)
     if capture.saw_truncation:
-        raise IngestError(_("The DICOM file is truncated or corrupt."))
+        raise _corrupt()
+    with refusing_unreadable():
+        _check(ds)
+    return ds
+
+
+def _check(ds: Dataset) -> None:
+    """What ingest needs of a parsed file: its UIDs, readable pixel data, a known syntax."""
     pixel_length = -1
     if "PixelData" in ds:
-        try:
-            pixel_length = len(ds.PixelData)
-        except (EOFError, ValueError, OSError):
-            raise IngestError(_("The DICOM file is truncated or corrupt.")) from None
+        pixel_length = len(ds.PixelData)
     if len(ds) == 0:
-        raise IngestError(_("The DICOM file is truncated or corrupt."))
-    for keyword in REQUIRED_UIDS:
+        raise _corrupt()
+    for keyword in CHECKED_UIDS:
         value = str(ds.get(keyword, "") or "").strip()
         if not value:
-            raise IngestError(_("The DICOM file has no %(field)s.") % {"field": keyword})
+            if keyword in REQUIRED_UIDS:
+                raise IngestError(_("The DICOM file has no %(field)s.") % {"field": keyword})
+            continue
+        # A UID that is not one cannot be in a DICOMweb URL: the file could not be fetched.
+        if not UID(value).is_valid:
+            raise IngestError(
+                _("The DICOM file's %(field)s is not a valid UID.") % {"field": keyword}
+            )
+    ts = _transfer_syntax(ds)
+    if ts is not None and not ts.is_transfer_syntax:
+        raise IngestError(_("The DICOM file has an unknown transfer syntax."))
     if pixel_length >= 0 and not _is_encapsulated(ds):
         expected = native_pixel_bytes(ds)
         if expected is not None and pixel_length < expected:
             raise IngestError(_("The DICOM file is truncated (its pixel data is incomplete)."))
-    return ds
+
+
+def _transfer_syntax(ds: Dataset) -> UID | None:
+    file_meta = getattr(ds, "file_meta", None)
+    value = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    return UID(str(value)) if value else None
 
 
 class _PydicomWarnings(logging.Handler):
@@ -80,16 +136,22 @@ def _read_without_preamble(data: bytes) -> Dataset:
     """Some old files have no 128-byte preamble; accept them only if they look like DICOM."""
     try:
         ds = pydicom.dcmread(BytesIO(data), force=True)
+    except RecursionError:
+        raise  # refusing_unreadable names it
     except Exception:  # force=True on arbitrary bytes can fail in many ways
         raise IngestError(_("This is not a DICOM file.")) from None
-    if not all(str(ds.get(k, "") or "").strip() for k in REQUIRED_UIDS):
+    try:
+        has_uids = all(str(ds.get(k, "") or "").strip() for k in REQUIRED_UIDS)
+    except Exception:  # values that cannot be read: this is no DICOM file we can use
+        raise IngestError(_("This is not a DICOM file.")) from None
+    if not has_uids:
         raise IngestError(_("This is not a DICOM file."))
     return ds
 
 
 def _is_encapsulated(ds: Dataset) -> bool:
-    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-    return bool(ts is not None and ts.is_encapsulated)
+    ts = _transfer_syntax(ds)
+    return bool(ts is not None and ts.is_transfer_syntax and ts.is_encapsulated)
 
 
 def native_pixel_bytes(ds: Dataset) -> int | None:

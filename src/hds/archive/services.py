@@ -32,7 +32,7 @@ from pydicom.dataset import Dataset
 
 from hds.accounts.models import Account
 from hds.archive import rendering
-from hds.archive.dicom import number, numbers, read_dataset, text
+from hds.archive.dicom import number, numbers, read_dataset, refusing_unreadable, text
 from hds.archive.errors import IngestError, QuotaExceeded, StudyLocked
 from hds.archive.keys import OpenStudy, grant_study, open_study
 from hds.archive.models import Blob, Grant, Holding, Item, Study
@@ -514,11 +514,12 @@ def ingest_files(
                     break
                 try:
                     ds = read_dataset(data)
-                    study_uid = text(ds, "StudyInstanceUID")
+                    with refusing_unreadable():  # every value ingest reads, before any write
+                        meta = _instance_meta(ds, data, name)
+                    study_uid = meta["study_uid"]
                     opened = studies.get(study_uid)
                     if opened is None:
                         opened = studies[study_uid] = _study_for_dataset(account, ams, ds)
-                    meta = _instance_meta(ds, data, name)
                     dedupe = blind_index(opened.index_key, meta["sop_uid"])
                     if (opened.study.id, dedupe) in seen or Item.objects.filter(
                         study=opened.study, dedupe_index=dedupe

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
+from types import TracebackType
 
 from typing_extensions import override
 
@@ -34,10 +36,12 @@ class MaskSecretsFilter(logging.Filter):
 
 
 class WithholdFileContentsFilter(logging.Filter):
-    """Replace messages of DICOM libraries by their level only.
+    """Replace messages of DICOM libraries by their level only, and exceptions of every record
+    by their types and frames.
 
     pydicom's and pynetdicom's warnings quote element values ("Invalid value for VR PN:
     'Doe^Jane'"), which are patient data; the log keeps that something happened, not what.
+    Exception messages can quote them too, wherever they are raised and logged.
     """
 
     LIBRARIES = ("pydicom", "pynetdicom", "pylibjpeg", "PIL")
@@ -49,4 +53,50 @@ class WithholdFileContentsFilter(logging.Filter):
             record.msg = "%s reported a problem with a file (details withheld: may quote data)"
             record.args = (record.name,)
             record.exc_info = record.exc_text = None
+        withhold_exception_text(record)
         return True
+
+
+def withhold_exception_text(record: logging.LogRecord) -> None:
+    """Replace a record's exception by its types and frames, without messages or locals.
+
+    An exception raised while reading a file may quote it ("could not convert string to float:
+    'Doe^Jane'"), and so may the 500 traceback Django logs: only each exception's type and
+    the file, line and function of each frame reach the log (docs/security.md, "Hostile
+    uploads").
+    """
+    if getattr(record, "hds_exception_withheld", False):
+        return  # an earlier handler's filter did it
+    if record.exc_info and record.exc_info[1] is not None:
+        record.exc_text = withheld_traceback(record.exc_info[1])
+    elif record.exc_text:
+        record.exc_text = "(exception details withheld: may quote data)"
+    record.exc_info = None
+    record.hds_exception_withheld = True
+
+
+def withheld_traceback(exc: BaseException) -> str:
+    """A traceback of ``exc`` (and the exceptions it was raised from) without any message."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    lines: list[str] = []
+    for position, error in enumerate(reversed(chain)):
+        if position:
+            lines.append("The above exception led to the following:")
+        lines.append("Traceback (most recent call last):")
+        lines.extend(_frames(error.__traceback__))
+        kind = type(error)
+        lines.append(f"{kind.__module__}.{kind.__qualname__} (message withheld: may quote data)")
+    return "\n".join(lines)
+
+
+def _frames(tb: TracebackType | None) -> list[str]:
+    return [
+        f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}'
+        for frame in traceback.extract_tb(tb, limit=100)
+    ]

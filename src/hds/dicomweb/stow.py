@@ -17,6 +17,7 @@ from typing import Final
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import UID
 
 from hds.archive.services import ingest_files
 from hds.dicomweb.auth import Caller
@@ -78,15 +79,23 @@ def _read_identity(data: bytes) -> Dataset | None:
             continue
         except Exception:  # a header that pydicom cannot read at all
             return None
-        if all(str(ds.get(k, "") or "").strip() for k in _IDENTIFYING):
-            return ds
-        return None
+        try:
+            complete = all(str(ds.get(k, "") or "").strip() for k in _IDENTIFYING)
+        except Exception:  # a UID element pydicom cannot convert (e.g. a corrupted VR)
+            return None
+        return ds if complete else None
     return None
 
 
 def _outcome(ds: Dataset | None, failure: int | None = None) -> Outcome:
     def uid(keyword: str) -> str:
-        return str(ds.get(keyword, "") or "").strip() if ds is not None else ""
+        # Only valid UIDs go into the response's UI elements (docs/security.md, "Hostile
+        # uploads"): the ingest service refuses a file with any other.
+        try:
+            value = UID(str(ds.get(keyword, "") or "").strip()) if ds is not None else UID("")
+        except Exception:  # a value pydicom cannot read
+            return ""
+        return str(value) if value.is_valid else ""
 
     return Outcome(
         sop_class=uid("SOPClassUID"),
