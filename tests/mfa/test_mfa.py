@@ -214,6 +214,20 @@ def test_second_factor_failures_are_limited_per_account(alice: Persona) -> None:
         assert client.get("/documents/").status_code == 302
 
 
+def test_a_hundred_wrong_second_factors_in_a_row_lock_the_account(alice: Persona) -> None:
+    enrol_totp(alice)
+    for _ in range(pending.LOCK_FAILURES - 1):
+        pending.record_account_failure(alice.account)
+    pending.record_account_success(alice.account)  # a right one ends the streak
+    for _ in range(pending.LOCK_FAILURES - 1):
+        pending.record_account_failure(alice.account)
+    assert Account.objects.get(pk=alice.account.pk).locked_at is None
+    mail.outbox.clear()
+    pending.record_account_failure(alice.account)
+    assert Account.objects.get(pk=alice.account.pk).locked_at is not None
+    assert any("locked" in m.subject for m in mail.outbox)
+
+
 def test_accounts_without_mfa_log_in_in_one_step(client: Client, alice: Persona) -> None:
     log_in(client, alice)
     assert client.get("/documents/").status_code == 200

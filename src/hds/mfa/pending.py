@@ -2,7 +2,8 @@
 
 The unwrapped AMS waits in the anonymous session's keyring (sealed under the key cookie and the
 epoch secret, never in the database as plaintext); the session only names the account. The state
-expires after 5 minutes and after 5 wrong second factors.
+expires after 5 minutes and after 5 wrong second factors; an account accepts 20 wrong second
+factors an hour and is locked after 100 in a row.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ MAX_FAILURES = 5
 # Across pending logins (each one needs the password): 20 wrong second factors per hour.
 ACCOUNT_WINDOW = 3600
 ACCOUNT_MAX_FAILURES = 20
+# Consecutive wrong second factors (reset by a right one) that lock the account like 100 failed
+# passwords do: unlocked only through the mailed link (NIST SP 800-63B §5.2.2).
+LOCK_FAILURES = 100
+_STREAK_TTL = 30 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,18 @@ def record_account_failure(account: Account) -> None:
     key = _account_key(account)
     hits = [t for t in cache.get(key, []) if t > now - ACCOUNT_WINDOW] + [now]
     cache.set(key, hits, ACCOUNT_WINDOW)
+    streak_key = _account_key(account, "streak")
+    streak = int(cache.get(streak_key, 0)) + 1
+    cache.set(streak_key, streak, _STREAK_TTL)
+    if streak >= LOCK_FAILURES and account.locked_at is None:
+        from hds.accounts.services import lock_account
+
+        lock_account(account)
+
+
+def record_account_success(account: Account) -> None:
+    """A right second factor ends the streak of wrong ones."""
+    cache.delete(_account_key(account, "streak"))
 
 
 def check_allowed(account: Account) -> None:
@@ -110,9 +127,9 @@ def check_allowed(account: Account) -> None:
         )
 
 
-def _account_key(account: Account) -> str:
+def _account_key(account: Account, kind: str = "fail") -> str:
     mac = hmac.new(settings.SECRET_KEY.encode(), f"mfa|{account.pk}".encode(), hashlib.sha256)
-    return f"hds:mfa-fail:{mac.hexdigest()[:24]}"
+    return f"hds:mfa-{kind}:{mac.hexdigest()[:24]}"
 
 
 def take_ams(request: HttpRequest) -> bytes | None:

@@ -111,6 +111,7 @@ def verify_login(request: HttpRequest) -> HttpResponse:
             if ams is None:
                 messages.warning(request, _("Your session is locked. Please log in again."))
                 return redirect("accounts:login")
+            pending.record_account_success(account)
             _start_session(request, account, ams)
             AuthEvent.objects.create(
                 account=account, kind=services.SECOND_FACTOR_OK, ip_hash=ip_hash
@@ -168,6 +169,8 @@ def confirm(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, _("This code is not correct."))
             else:
                 throttle.record_login_success(account.email)
+                if enrolled:
+                    pending.record_account_success(account)
                 mark_recent_auth(request)
                 return HttpResponseRedirect(next_url)
     context: dict[str, Any] = {"form": form, "next": next_url, "enrolled": enrolled}
