@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
+import pwd
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -375,3 +379,90 @@ def test_this_machine_passes_the_production_check(settings: Any) -> None:
     """The real probe (a throwaway worker) on this machine: nothing missing."""
     settings.PRODUCTION = True
     services.require_render_isolation()
+
+
+_UNPRIVILEGED_SCRIPT = """
+import json, socket, sys
+if __name__ == "__main__":
+    from hds.archive.confine import try_connect, try_open
+    from hds.archive.sandbox import Limits, Policy, RenderPool
+    from tests.archive.factories import ct_series
+    secret, port = sys.argv[1], int(sys.argv[2])
+    pool = RenderPool(Limits(1, 3 * 1024**3, 600, 60), Policy(), [secret], report=False)
+    try:
+        print(json.dumps({
+            "layers": {layer.name: layer.active for layer in pool.probe_layers()},
+            "open": pool.call(try_open, secret),
+            "connect": pool.call(try_connect, "127.0.0.1", port),
+            "frames": len(pool.render(ct_series(1)[0]).frames),
+        }))
+    finally:
+        pool.close()
+"""
+
+
+def _interpreter_for(uid: int) -> str | None:
+    """This Python version, executable by ``uid`` (the test's own may sit under /root)."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for candidate in (f"/usr/bin/{version}", f"/usr/local/bin/{version}", sys.executable):
+        check = subprocess.run(
+            ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", candidate, "-V"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        minor = f"Python {sys.version_info.major}.{sys.version_info.minor}."
+        if check.returncode == 0 and check.stdout.startswith(minor):  # the same extension ABI
+            return candidate
+    return None
+
+
+@pytest.mark.skipif(not ROOT, reason="needs root to start a process as another user")
+@pytest.mark.skipif(LANDLOCK_ABI < 4, reason="this kernel lacks Landlock ABI 4 (TCP rules)")
+def test_an_unprivileged_start_still_confines_its_workers(listener: socket.socket) -> None:
+    """Started as an ordinary user (no user switch possible): Landlock, seccomp and, where
+    user namespaces are allowed, a network namespace still keep a world-readable secret and
+    the network away; without them the same file would be readable."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    uid = pwd.getpwnam("nobody").pw_uid
+    python = _interpreter_for(uid)
+    if python is None:
+        pytest.skip("no Python of this version that an unprivileged user may run")
+    folder = Path(tempfile.mkdtemp(prefix="hds-unprivileged-"))
+    try:
+        folder.chmod(0o755)
+        secret = folder / "hds_pepper"
+        secret.write_text("not for workers\n")
+        secret.chmod(0o644)  # file modes would let the user read it: only the sandbox refuses
+        repo = Path(__file__).resolve().parents[2]
+        site_packages = next(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": f"{repo / 'src'}:{repo}:{site_packages}",
+            "HOME": str(folder),
+        }
+        port = str(listener.getsockname()[1])
+        as_user = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+        result = subprocess.run(
+            [*as_user, python, "-c", _UNPRIVILEGED_SCRIPT, str(secret), port],
+            env=env,
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+    finally:
+        shutil.rmtree(folder)
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    layers = outcome["layers"]
+    assert not layers["dedicated-user"]
+    assert layers["landlock-fs"]
+    assert layers["landlock-net"]
+    assert layers["protected-paths"]
+    assert outcome["open"] == "EACCES"
+    assert outcome["connect"] != "connected"
+    _unreached(listener)
+    assert outcome["frames"] == 1

@@ -7,23 +7,36 @@ user drop comes before Landlock and seccomp, and seccomp last (it forbids ``sock
 
 Landlock (``landlock(7)``) is driven through raw syscalls with ctypes: a ruleset that handles
 every filesystem right the kernel knows, read-only rules for what Python needs to import, and
-(ABI 4+) TCP bind/connect with no rule at all, so both are denied. This module imports no
-Django and nothing of ``hds``.
+(ABI 4+) TCP bind/connect with no rule at all, so both are denied.
+
+``isolate`` is the pool's worker initializer. It lives here, in a module that imports only the
+standard library, so a spawned worker starts it with a single thread (``unshare`` of a user
+namespace refuses a threaded process; numpy starts a BLAS thread); the rendering modules are
+imported by name afterwards, before the user drop and Landlock. No Django.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import ctypes
 import errno
+import importlib
 import os
 import platform
 import pwd
 import resource
+import site
 import socket
 import struct
-from collections.abc import Iterable, Sequence
+import sys
+import sysconfig
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from pathlib import Path
+from typing import Final, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -116,8 +129,11 @@ def new_network_namespace() -> Layer:
     inside a new user namespace where the kernel allows one."""
     flags = _CLONE_NEWNET if os.geteuid() == 0 else _CLONE_NEWUSER | _CLONE_NEWNET
     if _LIBC.unshare(flags) != 0:
+        number = ctypes.get_errno()
         how = "unshare(CLONE_NEWNET)" if flags == _CLONE_NEWNET else "a user namespace"
-        return Layer("netns", False, f"{how} refused: {_errno_name(ctypes.get_errno())}")
+        threads = len(os.listdir("/proc/self/task"))
+        why = f" ({threads} threads: something imported numpy first)" if threads > 1 else ""
+        return Layer("netns", False, f"{how} refused: {_errno_name(number)}{why}")
     try:
         names = _interfaces()
     except OSError:
@@ -250,7 +266,8 @@ class Landlock:
         os.close(self._fd)
         self._fd = -1
         abi = self.abi
-        fs_layer = Layer("landlock-fs", True, f"ABI {abi}; read-only: {', '.join(self.allowed)}")
+        where = f"{len(self.allowed)} paths (Python, its packages, hds, system libraries)"
+        fs_layer = Layer("landlock-fs", True, f"ABI {abi}; read-only beneath {where}, nothing else")
         if not self.net:
             return fs_layer, Layer("landlock-net", False, f"ABI {abi} < 4 cannot restrict TCP")
         scopes = "; abstract UNIX sockets and signals scoped" if self.scoped else ""
@@ -341,3 +358,148 @@ def unreadable(paths: Sequence[str]) -> Layer:
     if not checked:
         return Layer("protected-paths", False, "none of the paths to check exists")
     return Layer("protected-paths", True, f"{len(checked)} paths unreadable")
+
+
+# --- The worker initializer ---------------------------------------------------------------
+
+# Imported before the worker confines itself: the dedicated user may not be able to read the
+# Python installation (a pyenv under /root), and Landlock allows reading it anyway.
+_PRELOAD: Final = (
+    "hds.archive.rendering",
+    "hds.dicomweb.pixels",
+    "hds.dicomweb.template",
+    "pydicom.charset",
+    "pydicom.pixels",
+    "pydicom.pixels.decoders",
+    "pydicom.pixels.encoders",
+    "PIL.Image",
+    "numpy",
+    "numpy.ma",  # numpy.unique (percentiles) imports it lazily
+)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Which layers a worker applies besides its limits (all by default; tests switch some
+    off to prove each on its own). ``user``: the account to switch to when started as root."""
+
+    user: str | None = "nobody"
+    netns: bool = True
+    landlock: bool = True
+    seccomp: bool = True
+
+
+# In a worker: the layers its initializer applied.
+_LAYERS: list[Layer] = []
+
+
+def _preload() -> None:
+    """Import what rendering needs, every codec a DICOM character set maps to, Pillow's
+    plugins and the pylibjpeg decoders (found through entry points)."""
+    for name in _PRELOAD:
+        importlib.import_module(name)
+    from PIL import Image
+    from pydicom.charset import python_encoding
+
+    Image.init()
+    for encoding in set(python_encoding.values()):
+        with contextlib.suppress(LookupError):
+            codecs.lookup(encoding)
+    try:
+        from pylibjpeg.utils import get_decoders, get_pixel_data_decoders
+
+        get_decoders()
+        get_pixel_data_decoders()
+    except ImportError:
+        pass
+
+
+def _import_roots(covered: set[str]) -> set[str]:
+    """Where the modules imported so far came from, beyond ``covered``: a whole
+    ``site-packages`` folder (``PYTHONPATH``; entry points are read there), else only the
+    top-level package, never a whole working folder that might hold the data folder."""
+    entries = sorted({os.path.realpath(p) for p in sys.path if p}, key=len, reverse=True)
+    inside = tuple(os.path.realpath(p) + os.sep for p in covered if p)
+    roots: set[str] = set()
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if not file or module.__name__ in {"__main__", "__mp_main__"}:
+            continue
+        file = os.path.realpath(file)
+        entry = next((e for e in entries if file.startswith(e + os.sep)), None)
+        if entry is None or file.startswith(inside):
+            continue
+        if os.path.basename(entry) in {"site-packages", "dist-packages"}:
+            roots.add(entry)
+        else:
+            roots.add(os.path.join(entry, file[len(entry) + 1 :].split(os.sep)[0]))
+    return roots
+
+
+def _readable_paths() -> list[str]:
+    """What a confined worker may read: the Python installation and virtualenv, the ``hds``
+    package, shared libraries, a few device files and its own ``/proc`` entry."""
+    paths = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
+    paths.update(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib"))
+    paths.update(site.getsitepackages())
+    paths.add(str(Path(__file__).resolve().parent.parent))  # the hds package
+    paths.update(_import_roots(paths))
+    paths.update(
+        [
+            "/usr/lib",
+            "/usr/lib64",
+            "/lib",
+            "/lib64",
+            "/usr/local/lib",
+            "/etc/ld.so.cache",
+            "/etc/localtime",
+            "/usr/share/zoneinfo",
+            "/dev/urandom",
+            "/dev/zero",
+            "/proc/self",
+            "/sys/devices/system/cpu",
+        ]
+    )
+    return sorted(path for path in paths if path and path != "/")
+
+
+def _apply(name: str, wanted: bool, apply: Callable[[], list[Layer]]) -> list[Layer]:
+    """One layer (or a pair): its own result, "disabled", or "failed" if it raised."""
+    if not wanted:
+        return [Layer(name, False, "disabled")]
+    try:
+        return apply()
+    except Exception as exc:
+        return [Layer(name, False, f"failed: {type(exc).__name__}")]
+
+
+def _apply_value(make: Callable[[], T]) -> T | None:
+    try:
+        return make()
+    except Exception:
+        return None
+
+
+def isolate(memory_bytes: int, cpu_seconds: int, policy: Policy | None = None) -> None:
+    """Worker initializer: apply every layer on its own and remember which took (a missing
+    kernel feature costs its layer only)."""
+    policy = policy or Policy()
+    layers = _apply("rlimits", True, lambda: [limit_resources(memory_bytes, cpu_seconds)])
+    # Before any import that starts a thread (numpy's BLAS): a user namespace needs one thread.
+    layers += _apply("netns", policy.netns, lambda: [new_network_namespace()])
+    _preload()
+    # The ruleset opens its paths before the user drop: the user may not read the Python prefix.
+    ruleset = _apply_value(lambda: Landlock(_readable_paths())) if policy.landlock else None
+    layers += _apply("dedicated-user", True, lambda: [drop_user(policy.user)])
+    if ruleset is None:
+        reason = "disabled" if not policy.landlock else "failed"
+        layers += [Layer("landlock-fs", False, reason), Layer("landlock-net", False, reason)]
+    else:
+        layers += _apply("landlock-fs", True, lambda: list(ruleset.restrict()))
+    layers += _apply("seccomp", policy.seccomp, lambda: [seccomp_no_sockets()])
+    _LAYERS[:] = layers
+
+
+def worker_layers(protected: Sequence[str]) -> list[Layer]:
+    """In a worker: its layers, and whether it can read any of ``protected``."""
+    return [*_LAYERS, *([unreadable(protected)] if protected else [])]

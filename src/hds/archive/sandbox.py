@@ -7,7 +7,8 @@ on its own and remembers which took: resource limits (address space, CPU time, n
 a network namespace of its own, a dedicated unprivileged user when started as root, Landlock
 (read-only access to what Python imports, nothing else on the filesystem, no TCP) and a
 seccomp filter without ``socket()``. The pool asks a worker which layers are active
-(``RenderPool.probe_layers``, ``sandbox_layers`` for ``hds check``) and logs every missing one;
+(``RenderPool.probe_layers``, ``sandbox_layers`` for ``hds check``), checks that it cannot read
+the data folder, secrets and database ("protected-paths") and logs every missing layer;
 ``require_isolation`` refuses a production start without isolation. A task that runs too long
 has its pool killed and replaced; a worker that crashes (a decoder's segfault) costs its task
 only. Files travel through pipes, so workers never need the data folder.
@@ -20,15 +21,10 @@ only what rendering needs, and settings come in as arguments.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
-import importlib
 import logging
 import multiprocessing
 import os
-import site
-import sys
-import sysconfig
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -40,7 +36,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar, cast
 
 from hds.archive import confine
-from hds.archive.confine import Layer
+from hds.archive.confine import Layer, Policy
 from hds.archive.rendering import RenderError, Rendering, gettext_noop, render_dataset
 
 __all__ = [
@@ -50,6 +46,8 @@ __all__ = [
     "RenderPool",
     "SandboxRefused",
     "call_here",
+    "log_layers",
+    "missing_protections",
     "protected_paths",
     "require_isolation",
     "sandbox_layers",
@@ -61,19 +59,6 @@ T = TypeVar("T")
 
 # A worker is replaced after this many files, so slow leaks in decoders stay bounded.
 _TASKS_PER_WORKER: Final = 500
-# Imported before the worker confines itself: the dedicated user may not be able to read the
-# Python installation (a pyenv under /root), and Landlock allows reading it anyway.
-_PRELOAD: Final = (
-    "hds.archive.rendering",
-    "hds.dicomweb.pixels",
-    "hds.dicomweb.template",
-    "pydicom.charset",
-    "pydicom.pixels",
-    "pydicom.pixels.decoders",
-    "pydicom.pixels.encoders",
-    "PIL.Image",
-    "numpy",
-)
 # One of each must be active for a production start (require_isolation).
 _REQUIRED: Final = {
     "filesystem": ("landlock-fs", "dedicated-user"),
@@ -89,17 +74,6 @@ class Limits:
     memory_bytes: int
     cpu_seconds: int
     timeout_seconds: float
-
-
-@dataclass(frozen=True)
-class Policy:
-    """Which layers a worker applies besides its limits (all by default; tests switch some
-    off to prove each on its own). ``user``: the account to switch to when started as root."""
-
-    user: str | None = "nobody"
-    netns: bool = True
-    landlock: bool = True
-    seccomp: bool = True
 
 
 @dataclass(frozen=True)
@@ -125,98 +99,6 @@ class Prepared:
         if isinstance(self.outcome, RenderError):
             raise self.outcome
         return self.outcome
-
-
-# In a worker: the layers its initializer applied.
-_LAYERS: list[Layer] = []
-
-
-def _preload() -> None:
-    """Import what rendering needs, every codec a DICOM character set maps to, Pillow's
-    plugins and the pylibjpeg decoders (found through entry points)."""
-    for name in _PRELOAD:
-        importlib.import_module(name)
-    from PIL import Image
-    from pydicom.charset import python_encoding
-
-    Image.init()
-    for encoding in set(python_encoding.values()):
-        with contextlib.suppress(LookupError):
-            codecs.lookup(encoding)
-    try:
-        from pylibjpeg.utils import get_decoders, get_pixel_data_decoders
-
-        get_decoders()
-        get_pixel_data_decoders()
-    except ImportError:
-        pass
-
-
-def _readable_paths() -> list[str]:
-    """What a confined worker may read: the Python installation and virtualenv, the ``hds``
-    package, shared libraries, a few device files and its own ``/proc`` entry."""
-    paths = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
-    paths.update(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib"))
-    paths.update(site.getsitepackages())
-    paths.add(str(Path(__file__).resolve().parent.parent))  # the hds package
-    paths.update(
-        [
-            "/usr/lib",
-            "/usr/lib64",
-            "/lib",
-            "/lib64",
-            "/usr/local/lib",
-            "/etc/ld.so.cache",
-            "/etc/localtime",
-            "/usr/share/zoneinfo",
-            "/dev/urandom",
-            "/dev/zero",
-            "/proc/self",
-            "/sys/devices/system/cpu",
-        ]
-    )
-    return sorted(path for path in paths if path and path != "/")
-
-
-def _apply(name: str, wanted: bool, apply: Callable[[], list[Layer]]) -> list[Layer]:
-    """One layer (or a pair): its own result, "disabled", or "failed" if it raised."""
-    if not wanted:
-        return [Layer(name, False, "disabled")]
-    try:
-        return apply()
-    except Exception as exc:
-        return [Layer(name, False, f"failed: {type(exc).__name__}")]
-
-
-def _apply_value(make: Callable[[], T]) -> T | None:
-    try:
-        return make()
-    except Exception:
-        return None
-
-
-def _isolate(memory_bytes: int, cpu_seconds: int, policy: Policy | None = None) -> None:
-    """Worker initializer: apply every layer on its own and remember which took (a missing
-    kernel feature costs its layer only)."""
-    policy = policy or Policy()
-    layers = _apply("rlimits", True, lambda: [confine.limit_resources(memory_bytes, cpu_seconds)])
-    _preload()
-    # The ruleset opens its paths before the user drop: the user may not read the Python prefix.
-    ruleset = _apply_value(lambda: confine.Landlock(_readable_paths())) if policy.landlock else None
-    layers += _apply("netns", policy.netns, lambda: [confine.new_network_namespace()])
-    layers += _apply("dedicated-user", True, lambda: [confine.drop_user(policy.user)])
-    if ruleset is None:
-        reason = "disabled" if not policy.landlock else "failed"
-        layers += [Layer("landlock-fs", False, reason), Layer("landlock-net", False, reason)]
-    else:
-        layers += _apply("landlock-fs", True, lambda: list(ruleset.restrict()))
-    layers += _apply("seccomp", policy.seccomp, lambda: [confine.seccomp_no_sockets()])
-    _LAYERS[:] = layers
-
-
-def _layers(protected: Sequence[str]) -> list[Layer]:
-    """In a worker: its layers, and whether it can read any of ``protected``."""
-    return [*_LAYERS, *([confine.unreadable(protected)] if protected else [])]
 
 
 def _render_file(data: bytes, max_size: int, max_frames: int, describe: bool = False) -> _Outcome:
@@ -328,13 +210,13 @@ class RenderPool:
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.limits.workers,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_isolate,
+                    initializer=confine.isolate,
                     initargs=(self.limits.memory_bytes, self.limits.cpu_seconds, self.policy),
                     max_tasks_per_child=_TASKS_PER_WORKER,
                 )
                 if self._report:
                     # The start-up probe: log what the first worker lacks, without waiting.
-                    probe = self._pool.submit(_layers, self.protected)
+                    probe = self._pool.submit(confine.worker_layers, self.protected)
                     probe.add_done_callback(_log_probe)
             return self._pool
 
@@ -398,7 +280,7 @@ class RenderPool:
         paths = self.protected if protected is None else tuple(protected)
         pool = self._executor()
         try:
-            future = pool.submit(_layers, paths)
+            future = pool.submit(confine.worker_layers, paths)
             return list(future.result(timeout=max(60.0, self.limits.timeout_seconds)))
         except (BrokenProcessPool, FutureTimeout):
             self._discard(pool)
