@@ -72,13 +72,14 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "hds.core.middleware.UploadSizeMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "hds.keys.middleware.KeyringMiddleware",
     "hds.mfa.enforcement.MfaEnforcementMiddleware",
     "hds.core.middleware.AccountLanguageMiddleware",
+    # After authentication, before anything reads an upload's body (docs/security.md §3.12).
+    "hds.archive.intake.IntakeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -253,8 +254,14 @@ RENDER_USER = env_str("HDS_RENDER_USER") or "nobody"
 # unless this accepts the risk.
 ALLOW_UNSANDBOXED = env_bool("HDS_ALLOW_UNSANDBOXED", default=False)
 
-# Uploads never touch disk as plaintext: no temporary-file handler (SECURITY.md §3.12).
-FILE_UPLOAD_HANDLERS = ["hds.archive.uploads.InMemoryUploadHandler"]
+# Uploads never touch disk as plaintext: small files stay in memory, larger ones go to an
+# encrypted, nameless spool file (docs/security.md, "Upload memory and spool (§3.12)").
+FILE_UPLOAD_HANDLERS = ["hds.archive.uploads.SpoolingUploadHandler"]
+UPLOAD_SPOOL_BYTES = env_int("HDS_UPLOAD_SPOOL_BYTES", 8 * 1024**2, minimum=64 * 1024)
+UPLOAD_SPOOL_DIR = env_str("HDS_UPLOAD_SPOOL_DIR") or str(DATA_DIR / "spool")
+# Request-body bytes one process holds at a time; a request that does not fit waits, then 503.
+UPLOAD_INFLIGHT_BYTES = env_int("HDS_UPLOAD_INFLIGHT_BYTES", 256 * 1024**2, minimum=1024**2)
+UPLOAD_INFLIGHT_WAIT_SECONDS = env_int("HDS_UPLOAD_INFLIGHT_WAIT_SECONDS", 5, minimum=0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 

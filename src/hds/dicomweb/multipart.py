@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Generic, Protocol, TypeVar
 
 READ_CHUNK: Final = 1 << 20
 MAX_HEADER_BYTES: Final = 16 * 1024
@@ -112,11 +112,15 @@ class _Reader:
         self.buffer += chunk
         return True
 
-    def next_delimiter(self, *, limit: int | None = None) -> tuple[int, int, bool]:
+    def next_delimiter(
+        self, *, limit: int | None = None, sink: Callable[[memoryview], object] | None = None
+    ) -> tuple[int, int, bool]:
         """Find the next delimiter line in the buffer, reading on as needed.
 
         Returns (delimiter index, index after its line, whether it is the closing one).
-        ``limit`` bounds how far to look (for the preamble).
+        ``limit`` bounds how far to look (for the preamble). With ``sink``, bytes that cannot
+        belong to a delimiter are handed to it and dropped once ``READ_CHUNK`` of them gather,
+        so the buffer stays small however long the content is.
         """
         search = 0
         while True:
@@ -124,6 +128,12 @@ class _Reader:
             if index < 0:
                 if limit is not None and len(self.buffer) > limit:
                     raise MultipartError("No boundary where the body should start.")
+                safe = len(self.buffer) - len(self.delimiter) + 1
+                if sink is not None and safe >= READ_CHUNK:
+                    with memoryview(self.buffer) as view, view[:safe] as head:
+                        sink(head)
+                    del self.buffer[:safe]
+                    search = 0
                 search = max(search, len(self.buffer) - len(self.delimiter) + 1)
                 if not self.fill():
                     raise MultipartError("The body ends before its closing boundary.")
@@ -184,4 +194,55 @@ def iter_parts(read: Callable[[int], bytes], boundary: str) -> Iterator[Part]:
             data = bytes(view[:index])
         yield Part(headers=headers, data=data)
         del reader.buffer[:index]
+        line_end = next_line_end - index
+
+
+class Sink(Protocol):
+    """Where a streamed part's content goes (``hds.core.spool.Spool``); it must copy what
+    ``write`` gets."""
+
+    def write(self, data: memoryview, /) -> object:
+        """Take the next piece of content."""
+
+    def finish(self) -> None:
+        """The content is complete."""
+
+    def close(self) -> None:
+        """Drop what was taken (the part is abandoned)."""
+
+
+SinkT = TypeVar("SinkT", bound=Sink)
+
+
+@dataclass(frozen=True)
+class StreamedPart(Generic[SinkT]):
+    """One body part: its headers (names lower-cased) and the sink that holds its content."""
+
+    headers: dict[str, str]
+    body: SinkT
+
+
+def iter_streamed_parts(
+    read: Callable[[int], bytes], boundary: str, new_sink: Callable[[], SinkT]
+) -> Iterator[StreamedPart[SinkT]]:
+    """Like ``iter_parts``, but each part's content goes into a new sink as it arrives: memory
+    holds a read chunk or two, never a whole part. The caller owns (and closes) yielded sinks;
+    a part cut off by an error is closed here."""
+    reader = _Reader(read, boundary)
+    _index, line_end, closing = reader.next_delimiter(limit=MAX_PREAMBLE_BYTES)
+    while not closing:
+        head_end = reader.headers_end(line_end - 2)
+        headers = _parse_headers(bytes(reader.buffer[line_end:head_end]))
+        del reader.buffer[: head_end + 4]
+        sink = new_sink()
+        try:
+            index, next_line_end, closing = reader.next_delimiter(sink=sink.write)
+            with memoryview(reader.buffer) as view, view[:index] as content:
+                sink.write(content)
+            sink.finish()
+        except BaseException:
+            sink.close()
+            raise
+        del reader.buffer[:index]
+        yield StreamedPart(headers=headers, body=sink)
         line_end = next_line_end - index

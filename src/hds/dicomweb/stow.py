@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from io import BytesIO
-from typing import Final
+from typing import BinaryIO, Final
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
@@ -20,8 +19,9 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
 from hds.archive.services import ingest_files
+from hds.core.spool import Spool
 from hds.dicomweb.auth import Caller
-from hds.dicomweb.multipart import Part
+from hds.dicomweb.multipart import StreamedPart
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +68,12 @@ class StowResult:
         return [o for o in self.outcomes if o.failure is not None]
 
 
-def _read_identity(data: bytes) -> Dataset | None:
+def _read_identity(file: BinaryIO) -> Dataset | None:
     """The part's identifying UIDs from its header, or None if it is no DICOM file."""
     for force in (False, True):  # files without the 128-byte preamble need force
         try:
-            ds = dcmread(
-                BytesIO(data), stop_before_pixels=True, force=force, specific_tags=[*_IDENTIFYING]
-            )
+            file.seek(0)
+            ds = dcmread(file, stop_before_pixels=True, force=force, specific_tags=[*_IDENTIFYING])
         except InvalidDicomError:
             continue
         except Exception:  # a header that pydicom cannot read at all
@@ -106,21 +105,27 @@ def _outcome(ds: Dataset | None, failure: int | None = None) -> Outcome:
     )
 
 
-def store_parts(caller: Caller, parts: Iterable[Part], *, study_uid: str | None) -> StowResult:
+def store_parts(
+    caller: Caller, parts: Iterable[StreamedPart[Spool]], *, study_uid: str | None
+) -> StowResult:
     """Store every part in the caller's account, in order (``study_uid``: the target study).
 
     Parts go to the ingest service in batches (``BATCH_PARTS`` parts or ``BATCH_BYTES``), so
-    each batch costs one transaction per study while memory stays bounded.
+    each batch costs one transaction per study while memory stays bounded. A part's bytes stay
+    in its spool (encrypted on disk when large) until its batch goes to ingest, which gets one
+    copy of them; every spool is closed when its part is done.
     """
     result = StowResult()
-    batch: list[tuple[int, Dataset, bytes]] = []
+    batch: list[tuple[int, Dataset, Spool]] = []
     batch_bytes = 0
 
     def flush() -> None:
         nonlocal batch_bytes
         if not batch:
             return
-        files = [(f"{_outcome(ds).sop_uid}.dcm", data) for _, ds, data in batch]
+        files = [(f"{_outcome(ds).sop_uid}.dcm", spool.getvalue()) for _, ds, spool in batch]
+        for _, _ds, spool in batch:
+            spool.close()
         try:
             stored = ingest_files(caller.account, caller.ams, files)
         except Exception as exc:
@@ -138,21 +143,27 @@ def store_parts(caller: Caller, parts: Iterable[Part], *, study_uid: str | None)
         batch.clear()
         batch_bytes = 0
 
-    for part in parts:
-        ds = _read_identity(part.data)
-        if result.quota_message is not None:
-            result.outcomes.append(_outcome(ds, OUT_OF_RESOURCES))
-            continue
-        if ds is None:
-            result.outcomes.append(_outcome(None, CANNOT_UNDERSTAND))
-            continue
-        if study_uid is not None and _outcome(ds).study_uid != study_uid:
-            result.outcomes.append(_outcome(ds, WRONG_STUDY))
-            continue
-        result.outcomes.append(_outcome(ds))  # stored, unless its batch says otherwise
-        batch.append((len(result.outcomes) - 1, ds, part.data))
-        batch_bytes += len(part.data)
-        if len(batch) >= BATCH_PARTS or batch_bytes >= BATCH_BYTES:
-            flush()
-    flush()
+    try:
+        for part in parts:
+            spool = part.body
+            with spool.open() as file:
+                ds = _read_identity(file)
+            if result.quota_message is not None:
+                result.outcomes.append(_outcome(ds, OUT_OF_RESOURCES))
+            elif ds is None:
+                result.outcomes.append(_outcome(None, CANNOT_UNDERSTAND))
+            elif study_uid is not None and _outcome(ds).study_uid != study_uid:
+                result.outcomes.append(_outcome(ds, WRONG_STUDY))
+            else:
+                result.outcomes.append(_outcome(ds))  # stored, unless its batch says otherwise
+                batch.append((len(result.outcomes) - 1, ds, spool))
+                batch_bytes += spool.size
+                if len(batch) >= BATCH_PARTS or batch_bytes >= BATCH_BYTES:
+                    flush()
+                continue
+            spool.close()
+        flush()
+    finally:
+        for _, _ds, spool in batch:
+            spool.close()
     return result

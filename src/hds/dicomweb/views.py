@@ -25,6 +25,7 @@ from hds.archive.selectors import catalogue
 from hds.archive.services import isolated, read_dicom_json, read_item_meta
 from hds.archive.storage import reader
 from hds.core.errors import NotFound
+from hds.core.spool import Spool
 from hds.dicomweb import metacache
 from hds.dicomweb import query as qido
 from hds.dicomweb.access import (
@@ -57,7 +58,7 @@ from hds.dicomweb.multipart import (
     body_length,
     content_type,
     iter_body,
-    iter_parts,
+    iter_streamed_parts,
     new_boundary,
 )
 from hds.dicomweb.pixels import (
@@ -755,7 +756,10 @@ def _store(request: HttpRequest, caller: Caller, *, study_uid: str | None) -> Ht
         return refusal
     try:
         read = _body_reader(request)
-        result = store_parts(caller, iter_parts(read, boundary), study_uid=study_uid)
+        # Each part goes into a spool as it arrives (encrypted on disk above
+        # HDS_UPLOAD_SPOOL_BYTES): the body is never held whole (docs/security.md §3.12).
+        parts = iter_streamed_parts(read, boundary, Spool)
+        result = store_parts(caller, parts, study_uid=study_uid)
     except _BodyTooLarge:
         return error(413, _("The request is larger than the server accepts."))
     except _LengthRequired:
