@@ -191,11 +191,17 @@ def test_the_probe_reports_which_layers_a_worker_got(pool: RenderPool) -> None:
     assert not missing_protections(list(layers.values()))
 
 
-def test_the_probe_checks_that_protected_paths_are_unreadable(pool: RenderPool) -> None:
+@pytest.mark.django_db
+def test_the_probe_checks_that_protected_paths_are_unreadable(
+    pool: RenderPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     protected = protected_paths(Path(settings.DATA_DIR), _database())
     assert _pepper() in protected
     layers = {layer.name: layer for layer in pool.probe_layers(protected)}
     assert layers["protected-paths"].active, layers["protected-paths"]
+    # Secrets given as files outside the data folder are checked too.
+    monkeypatch.setenv("HDS_PEPPER_FILE", "/run/secrets/hds-pepper")
+    assert "/run/secrets/hds-pepper" in protected_paths(Path(settings.DATA_DIR))
     # A path the worker may read shows up by name.
     readable = pool.probe_layers([str(_sample("JPEG2000.dcm"))])
     assert not readable[-1].active
@@ -323,6 +329,7 @@ def _layers(*active: str) -> Callable[[], list[Layer]]:
         (("dedicated-user", "seccomp", "rlimits"), "network isolation (netns or landlock-net)"),
         (("netns", "landlock-net"), "filesystem isolation (landlock-fs or dedicated-user)"),
     ],
+    ids=["nothing", "landlock", "user-and-netns", "no-network", "no-filesystem"],
 )
 def test_production_refuses_to_start_without_isolation(
     active: tuple[str, ...], refused: str

@@ -59,6 +59,8 @@ T = TypeVar("T")
 
 # A worker is replaced after this many files, so slow leaks in decoders stay bounded.
 _TASKS_PER_WORKER: Final = 500
+# Server secrets given as files (hds.core.env): workers must not read them either.
+_SECRET_FILES: Final = ("HDS_SECRET_KEY_FILE", "HDS_PEPPER_FILE", "HDS_DIRECTORY_KEY_FILE")
 # One of each must be active for a production start (require_isolation).
 _REQUIRED: Final = {
     "filesystem": ("landlock-fs", "dedicated-user"),
@@ -302,14 +304,15 @@ def _log_probe(future: Future[list[Layer]]) -> None:
 
 
 def protected_paths(data_dir: Path, database: str | Path | None = None) -> list[str]:
-    """What no render worker may read: the data folder, its secrets (each file) and the
-    SQLite database."""
+    """What no render worker may read: the data folder, its secrets (each file), the SQLite
+    database and the secret files that ``HDS_*_FILE`` variables name."""
     secrets = data_dir / "secrets"
     paths = [data_dir, secrets, data_dir / "hds.sqlite3"]
     with contextlib.suppress(OSError):
         paths += sorted(secrets.iterdir())
     if database:
         paths.append(Path(database))
+    paths += [Path(os.environ[name]) for name in _SECRET_FILES if os.environ.get(name)]
     return list(dict.fromkeys(str(path) for path in paths))
 
 
