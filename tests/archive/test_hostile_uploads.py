@@ -66,7 +66,7 @@ FILES_PER_REQUEST = 8
 SEED = int(os.environ.get("HDS_FUZZ_SEED", "20261205"))
 # Per fuzz test (upload API and STOW-RS): both together stay within a minute.
 SECONDS = float(os.environ.get("HDS_FUZZ_SECONDS", "25"))
-MAX_REQUESTS = int(os.environ.get("HDS_FUZZ_REQUESTS", "40"))
+MAX_REQUESTS = int(os.environ.get("HDS_FUZZ_REQUESTS", "120"))
 
 # Values that break VR rules in ways pydicom turns into ValueError, OverflowError, ...
 BAD_VALUES: dict[str, tuple[bytes, ...]] = {
@@ -93,6 +93,7 @@ class Field:
     length: int
     vr: str
     length_size: int  # the bytes of the element's length field right before the value
+    tag: int
 
 
 @dataclass
@@ -159,7 +160,7 @@ def value_fields(data: bytes) -> list[Field]:
             if not isinstance(value, bytes) or data[tell : tell + length] != value:
                 continue
             long_length = implicit or vr in ("OB", "OW", "SQ", "UN", "UT", "UC", "UR")
-            out.append(Field(tell, length, vr, 4 if long_length else 2))
+            out.append(Field(tell, length, vr, 4 if long_length else 2, int(tag)))
 
     walk(ds, 0)
     return out
@@ -179,6 +180,12 @@ class Mutator:
         name = rnd.choice(CORPUS)
         data = bytearray(self.originals[name])
         done = []
+        sop = [f for f in self.fields[name] if f.tag == 0x00080018 and f.length >= 12]
+        if sop and rnd.random() < 0.7:  # a new instance, so that it is stored, not a duplicate
+            target = sop[0]
+            digits = target.length - 5
+            fresh = f"2.25.{rnd.randrange(10 ** (digits - 1), 10**digits)}".encode()
+            data[target.offset : target.offset + target.length] = fresh
         for _ in range(rnd.randint(1, 3)):
             kind = rnd.choice(("value", "value", "value", "length", "flip", "truncate"))
             fields = self.fields[name]
@@ -211,7 +218,8 @@ def fuzz_cases(seed: int) -> Iterator[tuple[int, list[tuple[str, bytes]]]]:
     for number in range(MAX_REQUESTS):
         if time.monotonic() > deadline:
             return
-        yield number, [mutator.file() for _ in range(FILES_PER_REQUEST)]
+        files = [mutator.file() for _ in range(FILES_PER_REQUEST)]
+        yield number, [(f"r{number}f{n}-{name}", data) for n, (name, data) in enumerate(files)]
 
 
 # ------------------------------------------------------------------------------ requests
@@ -330,6 +338,7 @@ def test_fuzzed_uploads_get_no_5xx_and_what_is_stored_reads_back(
             got = _wado_instance(lenient_client, alice_token, meta)
             if got.status_code != 200 or data not in multipart_parts(got):
                 findings.unreadable.append(f"request {number} {name}: {reason(got)}")
+    print(findings.summary())  # shown with -s: what the run covered
     assert findings.requests >= 3, findings.summary()
     assert not findings.server_errors, findings.summary()
     assert not findings.unreadable, findings.summary()
@@ -373,6 +382,7 @@ def test_fuzzed_stow_gets_no_5xx_and_what_is_stored_reads_back(
             metadata = lenient_client.get(f"{url}/metadata", headers=alice_token.headers)
             if metadata.status_code != 200:
                 findings.unreadable.append(f"request {number} {url}/metadata: {reason(metadata)}")
+    print(findings.summary())  # shown with -s: what the run covered
     assert findings.requests >= 3, findings.summary()
     assert not findings.server_errors, findings.summary()
     assert not findings.unreadable, findings.summary()
@@ -547,3 +557,19 @@ def test_a_uid_element_with_a_corrupted_vr_is_refused_by_stow(alice_token: Token
     response = stow(Client(), alice_token, [data])
     assert response.status_code == 409, response.content
     assert response.json()[FAILED]["Value"][0][FAILURE_REASON]["Value"] == [0xC000]
+
+
+def test_the_deepest_nesting_stow_stores_is_served(alice_token: TokenPersona) -> None:
+    """Just below the depth pydicom can read in a request: stored, and served back."""
+    client = Client(raise_request_exception=False)
+    for depth in range(200, 0, -10):
+        response = stow(client, alice_token, [deeply_nested(depth)])
+        assert response.status_code in (200, 409), response.content
+        if response.status_code == 200:
+            break
+    assert depth > 50
+    url = response.json()[REFERENCED]["Value"][0][RETRIEVE_URL]["Value"][0]
+    url = url.removeprefix("http://testserver")
+    got = client.get(url, headers={**alice_token.headers, "Accept": WADO_ACCEPT})
+    assert got.status_code == 200
+    assert client.get(f"{url}/metadata", headers=alice_token.headers).status_code == 200
