@@ -573,3 +573,15 @@ def test_the_deepest_nesting_stow_stores_is_served(alice_token: TokenPersona) ->
     got = client.get(url, headers={**alice_token.headers, "Accept": WADO_ACCEPT})
     assert got.status_code == 200
     assert client.get(f"{url}/metadata", headers=alice_token.headers).status_code == 200
+
+
+def test_a_hostile_dicomdir_gets_a_400_not_a_500(alice_token: TokenPersona) -> None:
+    client = Client(raise_request_exception=False)
+    for data in (deeply_nested(), is_overflow()[:300], corpus_file("bad_sequence.dcm")):
+        response = client.post(
+            "/api/v1/uploads/plan",
+            {"dicomdir": SimpleUploadedFile("DICOMDIR", data)},
+            headers=alice_token.headers,
+        )
+        assert response.status_code == 400, response.content
+        assert response.json()["detail"] == "This DICOMDIR cannot be read."
