@@ -298,6 +298,22 @@ def test_a_session_upload_over_quota_is_refused_without_reading(
     assert response.json()["missing_bytes"] == 99 * MiB
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/uploads", "/api/v1/uploads/plan", "/dicomweb/studies"])
+@pytest.mark.parametrize("authorization", ["", "Bearer hds_not-a-token"])
+def test_an_unauthenticated_upload_is_refused_without_reading(
+    client: Client, path: str, authorization: str
+) -> None:
+    """No account, no reading: django-ninja's session auth would run the CSRF check, which
+    parses the whole body, before it finds that nobody is logged in."""
+    extra = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+    response = client.generic(
+        "POST", path, b"0123456789", FORM_TYPE, CONTENT_LENGTH=str(100 * MiB), **extra
+    )
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="HDS"'
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_upload_a_little_over_the_free_storage_is_read_and_stored_in_part(
     live_server: Any, token: str, alice: Persona

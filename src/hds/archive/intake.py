@@ -89,8 +89,7 @@ def _declared_length(request: HttpRequest) -> int | None:
 
 def _account(request: HttpRequest) -> Account | None:
     """Who sends this request, as the view's authentication will see it (a Bearer token first,
-    else the session); None when nobody is authenticated (the view then answers 401 without
-    reading the body)."""
+    else the session); None when nobody is."""
     scheme = request.headers.get("Authorization", "").partition(" ")[0]
     if scheme.lower() == "bearer":
         credentials = bearer_credentials(request)
@@ -111,6 +110,12 @@ def _storage_full(request: HttpRequest, exc: QuotaExceeded) -> JsonResponse:
     )
     if _STOW.match(request.path):
         response["Warning"] = '299 HDS: "{}"'.format(str(exc).replace('"', "'"))
+    return response
+
+
+def _unauthenticated() -> JsonResponse:
+    response = JsonResponse({"detail": _("Please log in or send an access token.")}, status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="HDS"'
     return response
 
 
@@ -157,7 +162,9 @@ def _precheck(request: HttpRequest) -> tuple[HttpResponse | None, int]:
         return _too_large(), 0
     account = _account(request)
     if account is None:
-        return None, 0
+        # Every upload endpoint needs an account. Answer now: django-ninja's session auth runs
+        # the CSRF check (which parses the whole body) before it looks at the user.
+        return _unauthenticated(), 0
     if declared is None:
         # A chunked STOW-RS body may be any size up to the limit: it runs alone.
         return None, settings.UPLOAD_INFLIGHT_BYTES
