@@ -22,6 +22,7 @@ from django.core.servers import basehttp
 from django.test import Client
 from pydicom.uid import generate_uid
 
+from hds import cli
 from hds.accounts.apitokens import create_token
 from hds.accounts.models import Account
 from hds.accounts.services import unlock_master_secret
@@ -306,9 +307,13 @@ def test_an_unauthenticated_upload_is_refused_without_reading(
 ) -> None:
     """No account, no reading: django-ninja's session auth would run the CSRF check, which
     parses the whole body, before it finds that nobody is logged in."""
-    extra = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
     response = client.generic(
-        "POST", path, b"0123456789", FORM_TYPE, CONTENT_LENGTH=str(100 * MiB), **extra
+        "POST",
+        path,
+        b"0123456789",
+        FORM_TYPE,
+        headers={"Authorization": authorization} if authorization else None,
+        CONTENT_LENGTH=str(100 * MiB),
     )
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == 'Bearer realm="HDS"'
@@ -326,6 +331,37 @@ def test_an_upload_a_little_over_the_free_storage_is_read_and_stored_in_part(
     assert status == 413
     assert body["results"][0]["status"] == "error"
     assert "missing_bytes" not in body  # the view's own answer, after reading
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_cli_client_shows_the_early_refusal_per_file(
+    *,
+    live_server: Any,
+    token: str,
+    alice: Persona,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``hds upload`` (unchanged) reads the early 413 like any 413 without results: the file
+    fails with the server's message, and the next group goes on."""
+    folder = tmp_path / "cd"
+    folder.mkdir()
+    (folder / "big.dcm").write_bytes(  # about 9.2 MiB: alone in its group
+        ct_slice(study_uid=generate_uid(), series_uid=generate_uid(), index=0, size=2200)
+    )
+    small = ct_slice(study_uid=generate_uid(), series_uid=generate_uid(), index=0, size=64)
+    (folder / "small.dcm").write_bytes(small)
+    Account.objects.filter(pk=alice.account.pk).update(quota_bytes=len(small) + 1000)
+    monkeypatch.setenv("HDS_TOKEN", token)
+
+    code = cli.main(["upload", "--server", live_server.url, str(folder)])
+
+    out = " ".join(capsys.readouterr().out.split())
+    assert code == 1
+    assert "Not enough storage" in out
+    assert "2 files: 1 stored, 0 duplicate, 1 failed" in out
+    assert Item.objects.filter(study__holdings__account=alice.account).count() == 1
 
 
 # ----------------------------------------------------------- memory under concurrent load
