@@ -8,6 +8,7 @@ import { applyFragmentSecrets } from './fragments.js'
 import { initStrengthMeters } from './strength-meter.js'
 import { initUploaders } from './upload.js'
 import { initPwa, registerServiceWorker } from './pwa.js'
+import { initProofOfWork } from './pow.js'
 
 // --- htmx ------------------------------------------------------------------------------
 // These run before htmx's own DOMContentLoaded init (this module is deferred), so htmx never
@@ -131,6 +132,7 @@ document.addEventListener('keydown', (event) => {
 // --- per-element set-up -----------------------------------------------------------------
 initCodeInputs(document)
 initStrengthMeters(document)
+initProofOfWork(document)
 initUploaders(document)
 initPwa(document)
 applyFragmentSecrets({ setCodeInputValue })

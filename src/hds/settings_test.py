@@ -12,6 +12,7 @@ from hds.settings import *  # noqa: F403
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ARGON2_PASSWORD = "1024,1,1"  # noqa: S105 - Argon2 cost, not a password
 JOBS_INLINE = True
+LOGIN_POW_BITS = 8  # the browser solves the real difficulty; tests need no seconds of SHA-256
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

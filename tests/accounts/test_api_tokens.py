@@ -71,7 +71,9 @@ def test_bearer_token_uploads_through_the_api_without_cookies(alice: Persona) ->
 
 
 def test_my_account_creates_shows_once_and_revokes(alice_client: Client, alice: Persona) -> None:
-    page = alice_client.post("/account/tokens/", {"name": "Weasis at home"}).content.decode()
+    page = alice_client.post(
+        "/account/tokens/", {"name": "Weasis at home", "days": "90", "password": alice.password}
+    ).content.decode()
     match = re.search(r'data-testid="new-token">(hds_[A-Za-z0-9_-]+)<', page)
     assert match
     assert check_token(match.group(1)) is not None

@@ -179,7 +179,7 @@ def alice_objects(alice: Persona) -> dict[str, str]:
     study = str(result["study_url"]).split("/")[2]
     upload_ok(client, PDF, "f.pdf", study=study)
     ds = dcmread(BytesIO(data))
-    client.post("/account/tokens/", {"name": "laptop"})
+    client.post("/account/tokens/", {"name": "laptop", "days": "90", "password": alice.password})
     return {
         "study": study,
         "item": str(Item.objects.get(kind="instance").pk),

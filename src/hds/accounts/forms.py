@@ -260,3 +260,20 @@ class DeleteAccountForm(PasswordConfirmForm):
         label=_("I understand that my account and all its data will be deleted irrevocably."),
         required=True,
     )
+
+
+class ApiTokenForm(PasswordConfirmForm):
+    """A new API token: its name, lifetime, and the password typed again (docs/security.md)."""
+
+    LIFETIMES = ((30, _("30 days")), (90, _("90 days")), (180, _("180 days")), (365, _("1 year")))
+
+    name = forms.CharField(
+        label=_("Name (for example the device or program)"), max_length=100, strip=True
+    )
+    days = forms.TypedChoiceField(
+        label=_("Expires after"),
+        choices=LIFETIMES,
+        coerce=int,
+        initial=settings.API_TOKEN_DEFAULT_DAYS,
+    )
+    field_order = ("name", "days", "password")

@@ -165,6 +165,9 @@ class AuthEvent(models.Model):
         RECOVERED = "account.recovered", _("Password reset with the activation code")
         RESET = "account.reset", _("Account reset: new keys, earlier data lost")
         AC_FAILED = "account.activation_code_failed", _("Wrong activation code entered")
+        TOKEN_CREATED = "account.token_created", _("API token created")
+        TOKEN_REVOKED = "account.token_revoked", _("API token revoked")
+        TOKENS_REVOKED = "account.tokens_revoked", _("All API tokens revoked")
 
     id = models.BigAutoField(primary_key=True)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="auth_events")
@@ -194,8 +197,14 @@ class ApiToken(models.Model):
     secret_hash = models.BinaryField(max_length=32)
     wrapped_ams = models.BinaryField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     @override
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_expired(self) -> bool:
+        """Whether the token has passed its expiry (it is refused from then on)."""
+        return self.expires_at <= timezone.now()

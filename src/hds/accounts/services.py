@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from hds.accounts import throttle
+from hds.accounts import apitokens, throttle
 from hds.accounts.models import Account, AuthEvent, Role, normalize_email
 from hds.accounts.signals import account_deleting, account_keys_replaced
 from hds.accounts.tokens import Purpose, check_token, make_token
@@ -152,8 +152,8 @@ def _unwrap_with_password(account: Account, password: str) -> bytes | None:
         return None
 
 
-def _unwrap_with_code(account: Account, code_text: str) -> bytes:
-    throttle.check_code_allowed(account.pk)
+def _unwrap_with_code(account: Account, code_text: str, ip: str | None = None) -> bytes:
+    throttle.check_code_allowed(account.pk, ip)
     try:
         code = normalize_code(code_text, ACTIVATION_CODE_LENGTH)
     except InvalidCode:
@@ -171,10 +171,10 @@ def _unwrap_with_code(account: Account, code_text: str) -> bytes:
         except InvalidCiphertext:
             ams = None
     if ams is None:
-        failures = throttle.record_code_failure(account.pk)
+        failures = throttle.record_code_failure(account.pk, ip)
         AuthEvent.objects.create(account=account, kind=AuthEvent.Kind.AC_FAILED)
         if failures == throttle.AC_MAX_FAILURES:
-            _mail_after_commit("code_locked", account)
+            mail_after_commit("code_locked", account)
         raise WrongActivationCode(
             _("This activation code does not belong to this account. Check it on your passport.")
         )
@@ -187,7 +187,8 @@ def _dummy_argon2() -> None:
         password_material("dummy password", b"\0" * 16, argon2_params(), _current_pepper()[1])
 
 
-def _mail_after_commit(template: str, account: Account, **context: Any) -> None:
+def mail_after_commit(template: str, account: Account, **context: Any) -> None:
+    """Send a templated mail to the account once the current transaction commits."""
     email, language = account.email, account.language
 
     def _send() -> None:
@@ -294,7 +295,7 @@ def register_account(
         _dummy_argon2()
         _dummy_argon2()
         with transaction.atomic():
-            _mail_after_commit("already_registered", existing)
+            mail_after_commit("already_registered", existing)
         return generate_code(ACTIVATION_CODE_LENGTH)
     with transaction.atomic():
         new = create_account(
@@ -308,7 +309,7 @@ def send_activation_mail(account: Account) -> None:
     """Mail the activation link (the code itself is on the passport, never in a mail)."""
     if account.is_activated:
         return
-    _mail_after_commit(
+    mail_after_commit(
         "activation",
         account,
         link=_link("/activate/", make_token(account, Purpose.ACTIVATE)),
@@ -325,7 +326,7 @@ def resend_activation_mail(email: str) -> None:
 
 
 def activate_account(
-    *, token: str, activation_code: str, password: str, new_password: bool
+    *, token: str, activation_code: str, password: str, new_password: bool, ip: str | None = None
 ) -> tuple[Account, bytes]:
     """Activate with the mailed link and the passport's code; return the account and its AMS.
 
@@ -337,7 +338,7 @@ def activate_account(
         raise InvalidLink(
             _("This activation link is invalid or has expired. Ask for a new activation mail.")
         )
-    ams = _unwrap_with_code(account, activation_code)
+    ams = _unwrap_with_code(account, activation_code, ip)
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=account.pk)
         if account.is_activated:
@@ -375,7 +376,7 @@ def log_in(*, email: str, password: str, ip_hash: str, request: Any) -> tuple[Ac
                 account=account, kind=AuthEvent.Kind.LOGIN_FAILED, ip_hash=ip_hash
             )
             if failures == 10:
-                _mail_after_commit("login_failures", account, failures=failures)
+                mail_after_commit("login_failures", account, failures=failures)
             if failures >= throttle.LOGIN_LOCK_FAILURES and account.locked_at is None:
                 lock_account(account)
         raise LoginFailed(_("E-mail address or password is not correct."))
@@ -406,7 +407,7 @@ def lock_account(account: Account) -> None:
     account.save(update_fields=["locked_at"])
     end_sessions_of(account.pk)
     AuthEvent.objects.create(account=account, kind=AuthEvent.Kind.LOCKED)
-    _mail_after_commit(
+    mail_after_commit(
         "account_locked", account, link=_link("/unlock/", make_token(account, Purpose.UNLOCK))
     )
 
@@ -447,8 +448,9 @@ def change_password(
         _set_password_wrap(account, ams, new_password)
         account.save()
         end_sessions_of(account.pk, keep_hashed_key=keep_session)
+        apitokens.revoke_all(account)
         AuthEvent.objects.create(account=account, kind=AuthEvent.Kind.PASSWORD_CHANGED)
-        _mail_after_commit("password_changed", account)
+        mail_after_commit("password_changed", account)
 
 
 @transaction.atomic
@@ -460,25 +462,28 @@ def request_password_recovery(email: str) -> None:
     if not account.is_activated:
         send_activation_mail(account)
         return
-    _mail_after_commit(
+    mail_after_commit(
         "recover", account, link=_link("/recover/", make_token(account, Purpose.RECOVER))
     )
 
 
-def recover_password(*, token: str, activation_code: str, new_password: str) -> Account:
+def recover_password(
+    *, token: str, activation_code: str, new_password: str, ip: str | None = None
+) -> Account:
     """Mailbox link + activation code -> new password; the AMS and so all data are kept."""
     account = check_token(token, Purpose.RECOVER)
     if account is None:
         raise InvalidLink(_("This link is invalid, has expired or was used already."))
-    ams = _unwrap_with_code(account, activation_code)
+    ams = _unwrap_with_code(account, activation_code, ip)
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=account.pk)
         _set_password_wrap(account, ams, new_password)
         account.locked_at = None
         account.save()
         end_sessions_of(account.pk)
+        apitokens.revoke_all(account)
         AuthEvent.objects.create(account=account, kind=AuthEvent.Kind.RECOVERED)
-        _mail_after_commit("password_recovered", account)
+        mail_after_commit("password_recovered", account)
     throttle.record_login_success(account.email)
     return account
 
@@ -489,7 +494,7 @@ def request_account_reset(email: str) -> None:
     account = Account.objects.filter(email=normalize_email(email)).first()
     if account is None:
         return
-    _mail_after_commit("reset", account, link=_link("/reset/", make_token(account, Purpose.RESET)))
+    mail_after_commit("reset", account, link=_link("/reset/", make_token(account, Purpose.RESET)))
 
 
 def reset_account(*, token: str, new_password: str) -> NewAccount:
@@ -513,9 +518,10 @@ def reset_account(*, token: str, new_password: str) -> NewAccount:
             account.activated_at = timezone.now()
         account.save()
         end_sessions_of(account.pk)
+        apitokens.revoke_all(account)
         account_keys_replaced.send(sender=Account, account=account)
         AuthEvent.objects.create(account=account, kind=AuthEvent.Kind.RESET)
-        _mail_after_commit("account_reset", account)
+        mail_after_commit("account_reset", account)
     throttle.record_login_success(account.email)
     return NewAccount(account=account, activation_code=code)
 
@@ -529,7 +535,7 @@ def regenerate_activation_code(account: Account, *, password: str) -> NewAccount
         account = Account.objects.select_for_update().get(pk=account.pk)
         code = _set_activation_wrap(account, ams)
         account.save()
-        _mail_after_commit("activation_code_changed", account)
+        mail_after_commit("activation_code_changed", account)
     return NewAccount(account=account, activation_code=code)
 
 
@@ -540,6 +546,7 @@ def delete_account(account: Account, *, password: str) -> None:
     email, language = account.email, account.language
     with transaction.atomic():
         end_sessions_of(account.pk)
+        apitokens.revoke_all(account)
         account_deleting.send(sender=Account, account=account)
         account.delete()
 

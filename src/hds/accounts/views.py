@@ -28,10 +28,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from hds.accounts import apitokens, services, throttle
+from hds.accounts import apitokens, challenge, services, throttle
 from hds.accounts.backends import BACKEND_PATH
 from hds.accounts.forms import (
     ActivationForm,
+    ApiTokenForm,
     ChangePasswordForm,
     DeleteAccountForm,
     EmailForm,
@@ -52,7 +53,7 @@ from hds.keys.middleware import AUTH_AT, SEEN_AT
 from hds.keys.sessions import SessionStore
 from hds.mfa import pending as mfa_pending
 from hds.mfa.services import is_enrolled as mfa_enrolled
-from hds.mfa.stepup import mark_recent_auth, recent_auth_required
+from hds.mfa.stepup import confirm_url, has_recent_auth, mark_recent_auth, recent_auth_required
 
 P = ParamSpec("P")
 PENDING_CODE = "pending_ac"
@@ -159,6 +160,8 @@ def register(request: HttpRequest, role: str) -> HttpResponse:
         email, password = data.pop("email"), data.pop("password")
         data.pop("accept_terms")
         try:
+            throttle.take(throttle.REGISTER_PER_IP, throttle.client_ip(request))
+            throttle.take_mail(email, request)
             new = services.register_account(
                 email=email,
                 password=password,
@@ -240,6 +243,7 @@ def activate(request: HttpRequest) -> HttpResponse:
                 activation_code=data["activation_code"],
                 password=data["password"],
                 new_password=False,
+                ip=throttle.client_ip(request),
             )
         except RateLimited as exc:
             return _rate_limited(request, "accounts/activate.html", {"form": form}, exc)
@@ -258,10 +262,15 @@ def activate(request: HttpRequest) -> HttpResponse:
 def resend_activation(request: HttpRequest) -> HttpResponse:
     """Send the activation mail again (same answer whether or not the address exists)."""
     form = EmailForm(_posted(request))
+    context = {"form": form, "purpose": "resend"}
     if request.method == "POST" and form.is_valid():
+        try:
+            throttle.take_mail(form.cleaned_data["email"], request)
+        except RateLimited as exc:
+            return _rate_limited(request, "accounts/email_form.html", context, exc)
         services.resend_activation_mail(form.cleaned_data["email"])
         return render(request, "accounts/check_mail.html", {"reason": "activation"})
-    return render(request, "accounts/email_form.html", {"form": form, "purpose": "resend"})
+    return render(request, "accounts/email_form.html", context)
 
 
 @sensitive
@@ -275,7 +284,27 @@ def login_view(request: HttpRequest) -> HttpResponse:
         next_url = ""
     form = LoginForm(_posted(request))
     context: dict[str, Any] = {"form": form, "next": next_url}
+    try:
+        pow_needed = throttle.login_needs_proof_of_work()
+    except RateLimited as exc:
+        return _rate_limited(request, "accounts/login.html", context, exc)
+    if pow_needed:
+        context["pow_challenge"] = challenge.issue()
+        context["pow_bits"] = settings.LOGIN_POW_BITS
     if request.method == "POST" and form.is_valid():
+        if pow_needed and not challenge.verify(
+            request.POST.get("pow_challenge", ""), request.POST.get("pow_nonce", "")
+        ):
+            form.add_error(
+                None,
+                _(
+                    "Because of many failed logins on this service, your browser must complete "
+                    "a short security check first. Please wait until it is done and log in again."
+                ),
+            )
+            response = render(request, "accounts/login.html", context, status=429)
+            response["Retry-After"] = "5"
+            return response
         try:
             account, ams = services.log_in(
                 email=form.cleaned_data["email"],
@@ -315,14 +344,19 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 def forgot_password(request: HttpRequest) -> HttpResponse:
     """Forgotten password: recovery mail; with "forgot the code too", the account-reset mail."""
     form = EmailForm(_posted(request))
+    context = {"form": form, "purpose": "forgot"}
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
+        try:
+            throttle.take_mail(email, request)
+        except RateLimited as exc:
+            return _rate_limited(request, "accounts/email_form.html", context, exc)
         if "forgot_code" in request.POST:
             services.request_account_reset(email)
             return render(request, "accounts/check_mail.html", {"reason": "reset"})
         services.request_password_recovery(email)
         return render(request, "accounts/check_mail.html", {"reason": "recover"})
-    return render(request, "accounts/email_form.html", {"form": form, "purpose": "forgot"})
+    return render(request, "accounts/email_form.html", context)
 
 
 @sensitive
@@ -338,6 +372,7 @@ def recover(request: HttpRequest) -> HttpResponse:
                 token=data["token"],
                 activation_code=data["activation_code"],
                 new_password=data["new_password"],
+                ip=throttle.client_ip(request),
             )
         except RateLimited as exc:
             return _rate_limited(request, "accounts/recover.html", {"form": form}, exc)
@@ -384,6 +419,10 @@ def reset(request: HttpRequest) -> HttpResponse:
 def unlock(request: HttpRequest) -> HttpResponse:
     """Lift a lockout with the mailed unlock link (token in the fragment)."""
     if request.method == "POST":
+        try:
+            throttle.take(throttle.UNLOCK_PER_IP, throttle.client_ip(request))
+        except RateLimited as exc:
+            return _rate_limited(request, "accounts/unlock.html", {}, exc)
         try:
             services.unlock_account(token=request.POST.get("token", ""))
         except DomainError as exc:
@@ -516,26 +555,60 @@ def delete_account(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/delete_account.html", {"form": form})
 
 
+@sensitive
+@sensitive_variables("ams", "form")
 @unlocked_required
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: HttpRequest) -> HttpResponse:
-    """Personal API tokens: list, create (shown once), for DICOMweb viewers and the client."""
+    """Personal API tokens: list, create (password typed again; shown once), revoke."""
     account = _account(request)
     created = None
-    if request.method == "POST":
-        name = request.POST.get("name", "").strip()[:100] or _("Token")
-        keyring = try_keyring(request)
-        assert keyring is not None  # unlocked_required
-        created = apitokens.create_token(account, keyring.require("ams"), name=name)
-    return render(
-        request,
-        "accounts/api_tokens.html",
-        {
-            "tokens": account.api_tokens.order_by("-created_at"),
-            "created": created,
-            "dicomweb_url": f"{settings.BASE_URL}/dicomweb",
-        },
-    )
+    form = ApiTokenForm(_posted(request))
+    status = 200
+    if request.method == "POST" and not _token_step_up_done(request, account):
+        # With a second factor enrolled the password alone is not enough (docs/security.md).
+        return redirect(confirm_url(reverse("accounts:api_tokens")))
+    if request.method == "POST" and form.is_valid():
+        try:
+            throttle.check_login_allowed(account.email, request)
+            ams = services.unlock_master_secret(account, form.cleaned_data["password"])
+        except RateLimited as exc:
+            return _rate_limited(
+                request, "accounts/api_tokens.html", _tokens_context(account, form), exc
+            )
+        except DomainError:
+            throttle.record_login_failure(account.email, request)
+            form.add_error("password", _("Your password is not correct."))
+            status = 400
+        else:
+            created = apitokens.create_token(
+                account,
+                ams,
+                name=form.cleaned_data["name"],
+                days=form.cleaned_data["days"],
+                ip_hash=throttle.ip_hash(request),
+            )
+            form = ApiTokenForm()
+    elif request.method == "POST":
+        status = 400
+    context = _tokens_context(account, form)
+    context["created"] = created
+    return render(request, "accounts/api_tokens.html", context, status=status)
+
+
+def _token_step_up_done(request: HttpRequest, account: Account) -> bool:
+    """A new token needs the password typed in its form; with a second factor enrolled, also a
+    step-up (password and second factor) of the last 10 minutes."""
+    return has_recent_auth(request) or not mfa_enrolled(account)
+
+
+def _tokens_context(account: Account, form: ApiTokenForm) -> dict[str, Any]:
+    return {
+        "form": form,
+        "tokens": account.api_tokens.order_by("-created_at"),
+        "dicomweb_url": f"{settings.BASE_URL}/dicomweb",
+        "max_days": settings.API_TOKEN_MAX_DAYS,
+    }
 
 
 @login_required

@@ -53,3 +53,20 @@ class PeriodicRun(models.Model):
     @override
     def __str__(self) -> str:
         return self.name
+
+
+class Counter(models.Model):
+    """A security counter (throttles, failure budgets): rows, never an evicting cache.
+
+    ``key`` is a keyed digest (no e-mail address or IP in clear); ``data`` holds timestamps or a
+    small state; ``expires_at`` lets the periodic clean-up drop rows nobody needs any more
+    (docs/security.md, Throttling).
+    """
+
+    key = models.CharField(max_length=100, primary_key=True)
+    data = models.JSONField(default=dict)
+    expires_at = models.DateTimeField(db_index=True)
+
+    @override
+    def __str__(self) -> str:
+        return self.key
