@@ -41,6 +41,23 @@ def _migrate(verbosity: int = 0) -> None:
     call_command("migrate", interactive=False, verbosity=verbosity)
 
 
+def _setup_database() -> None:
+    """Django set up, and the database brought up to date (a fresh data folder gets its tables
+    here instead of "no such table" later)."""
+    _setup_django()
+    _migrate_if_needed()
+
+
+def _migrate_if_needed() -> None:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        print("database: applying migrations", file=sys.stderr)
+        _migrate()
+
+
 def cmd_manage(args: argparse.Namespace, rest: list[str]) -> int:
     """Run a Django management command."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hds.settings")
@@ -48,6 +65,16 @@ def cmd_manage(args: argparse.Namespace, rest: list[str]) -> int:
 
     execute_from_command_line(["hds manage", *rest])
     return 0
+
+
+def _web_environment() -> None:
+    """Environment for the web process, set before it starts (glibc reads it at start-up).
+
+    Large freed blocks (upload bodies, decoded frames) go back to the system at once instead of
+    staying in the threads' malloc arenas, so the upload budget also bounds resident memory
+    (docs/security.md, Upload memory and spool).
+    """
+    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", "1048576")
 
 
 def _gunicorn_argv(port: int, threads: int) -> list[str]:
@@ -89,6 +116,7 @@ def cmd_web(args: argparse.Namespace, rest: list[str]) -> int:
     if not args.no_migrate:
         _migrate()
     argv = _gunicorn_argv(args.port or settings.HTTP_PORT, settings.WEB_THREADS)
+    _web_environment()
     os.execv(sys.executable, argv)  # noqa: S606 - fixed argv, no shell
 
 
@@ -99,6 +127,7 @@ def cmd_worker(args: argparse.Namespace, rest: list[str]) -> int:
     from hds.core.jobs import run_pending, work_forever
 
     require_render_isolation()  # production: refuse render workers without isolation
+    _migrate_if_needed()
 
     if args.once:
         from hds.core.jobs import import_job_modules, schedule_periodic
@@ -130,6 +159,7 @@ def cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
 
     _migrate()
     port = args.port or settings.HTTP_PORT
+    _web_environment()
     env = dict(os.environ)
     procs = [
         subprocess.Popen(_gunicorn_argv(port, settings.WEB_THREADS), env=env),
@@ -171,7 +201,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def cmd_account_create(args: argparse.Namespace, rest: list[str]) -> int:
     """Create an active account with its keys; print its activation code once."""
-    _setup_django()
+    _setup_database()
     from django.contrib.auth.password_validation import validate_password
     from django.core.exceptions import ValidationError
 
@@ -216,8 +246,8 @@ def cmd_account_create(args: argparse.Namespace, rest: list[str]) -> int:
 
 def cmd_token_create(args: argparse.Namespace, rest: list[str]) -> int:
     """Create a personal API token for an account (needs its password); print it once."""
-    _setup_django()
-    from hds.accounts.apitokens import create_token
+    _setup_database()
+    from hds.accounts.apitokens import create_token, valid_days
     from hds.accounts.models import Account
     from hds.accounts.services import LoginFailed, unlock_master_secret
 
@@ -230,10 +260,86 @@ def cmd_token_create(args: argparse.Namespace, rest: list[str]) -> int:
     except LoginFailed:
         print("error: e-mail address or password is not correct", file=sys.stderr)
         return 2
-    new = create_token(account, ams, name=args.name)
-    print(f"token for {account.email} (shown once; use as 'Authorization: Bearer ...'):")
+    try:
+        days = valid_days(args.days)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    new = create_token(account, ams, name=args.name, days=days)
+    print(
+        f"token for {account.email}, expires {new.token.expires_at:%Y-%m-%d} "
+        "(shown once; use as 'Authorization: Bearer ...'):"
+    )
     print(new.text)
     return 0
+
+
+def cmd_token_list(args: argparse.Namespace, rest: list[str]) -> int:
+    """List an account's API tokens: id, name, created, expires, last used."""
+    _setup_database()
+    from hds.accounts.models import Account
+
+    account = Account.objects.filter(email=args.email.strip().lower()).first()
+    if account is None:
+        print("error: no account with this e-mail address", file=sys.stderr)
+        return 2
+    tokens = account.api_tokens.order_by("created_at")
+    if not tokens:
+        print(f"no tokens for {account.email}")
+    for token in tokens:
+        used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
+        state = "expired" if token.is_expired else "expires"
+        print(
+            f"{token.pk}  {token.name!r}  created {token.created_at:%Y-%m-%d}  "
+            f"{state} {token.expires_at:%Y-%m-%d}  last used {used}"
+        )
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace, rest: list[str]) -> int:
+    """Revoke one API token of an account (--id), or all of them (--all)."""
+    _setup_database()
+    from hds.accounts.apitokens import revoke_all, revoke_token
+    from hds.accounts.models import Account
+
+    account = Account.objects.filter(email=args.email.strip().lower()).first()
+    if account is None:
+        print("error: no account with this e-mail address", file=sys.stderr)
+        return 2
+    if args.all:
+        print(f"revoked {revoke_all(account)} tokens of {account.email}")
+        return 0
+    if not args.id or not revoke_token(account, args.id):
+        print("error: this account has no token with this id", file=sys.stderr)
+        return 2
+    print(f"revoked token {args.id} of {account.email}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, rest: list[str]) -> int:
+    """Print what this deployment has and lacks; exit 1 on a production blocker."""
+    _setup_django()
+    from hds.deploycheck import run_checks
+
+    findings = run_checks(include_sandbox=not args.skip_sandbox)
+    production = args.production or _production_setting()
+    blockers = 0
+    for finding in findings:
+        label = finding.label(production)
+        blockers += label == "BLOCKER"
+        print(f"[{label:>7}] {finding.area}: {finding.text}")
+    if production and blockers:
+        print(f"{blockers} production blocker(s): fix them before going live", file=sys.stderr)
+        return 1
+    if blockers:
+        print(f"{blockers} item(s) would block a production deployment (HDS_PRODUCTION=1)")
+    return 0
+
+
+def _production_setting() -> bool:
+    from django.conf import settings
+
+    return bool(settings.PRODUCTION)
 
 
 def cmd_upload(args: argparse.Namespace, rest: list[str]) -> int:
@@ -383,14 +489,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--city")
     create.set_defaults(func=cmd_account_create)
 
-    token = sub.add_parser("token", help="personal API tokens").add_subparsers(
-        dest="token_command", required=True
-    )
-    token_create = token.add_parser("create", help="create a token; prints it once")
-    token_create.add_argument("--email", required=True)
-    token_create.add_argument("--password-stdin", action="store_true")
-    token_create.add_argument("--name", default="hds token create")
-    token_create.set_defaults(func=cmd_token_create)
+    _add_token_parsers(sub)
+    _add_check_parser(sub)
 
     upload = sub.add_parser(
         "upload",
@@ -412,6 +512,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_token_parsers(sub: Any) -> None:
+    token = sub.add_parser("token", help="personal API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    token_create = token.add_parser("create", help="create a token; prints it once")
+    token_create.add_argument("--email", required=True)
+    token_create.add_argument("--password-stdin", action="store_true")
+    token_create.add_argument("--name", default="hds token create")
+    token_create.add_argument(
+        "--days", type=int, default=90, help="lifetime in days (default 90, at most 365)"
+    )
+    token_create.set_defaults(func=cmd_token_create)
+    token_list = token.add_parser("list", help="list an account's tokens")
+    token_list.add_argument("--email", required=True)
+    token_list.set_defaults(func=cmd_token_list)
+    token_revoke = token.add_parser("revoke", help="revoke a token (--id) or all (--all)")
+    token_revoke.add_argument("--email", required=True)
+    which = token_revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=_uuid_any, help="the token's id (from 'hds token list')")
+    which.add_argument("--all", action="store_true", help="every token of the account")
+    token_revoke.set_defaults(func=cmd_token_revoke)
+
+
+def _add_check_parser(sub: Any) -> None:
+    check = sub.add_parser(
+        "check",
+        help="what this deployment has and lacks (sandbox, mail, secrets, modes, HTTPS)",
+        description="Prints each check as ok, WARN or BLOCKER. Exit code 1 when a production "
+        "blocker is found and HDS_PRODUCTION is on (or --production is given), else 0.",
+    )
+    check.add_argument(
+        "--production", action="store_true", help="judge as production even without it on"
+    )
+    check.add_argument(
+        "--skip-sandbox", action="store_true", help="do not start a render worker to probe it"
+    )
+    check.set_defaults(func=cmd_check)
+
+
 def _date(text: str) -> Any:
     import datetime
 
@@ -430,9 +569,20 @@ def _uuid(text: str) -> str:
         raise argparse.ArgumentTypeError("use the study's id, a UUID") from None
 
 
+def _uuid_any(text: str) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError("use an id as printed, a UUID") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hds`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything hds writes (SQLite file, generated secrets, mails, blobs) is for its owner only.
+    os.umask(0o077)
     if argv[:1] == ["manage"]:
         return cmd_manage(argparse.Namespace(), argv[1:])
     parser = build_parser()

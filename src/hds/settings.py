@@ -5,6 +5,8 @@ Bad values stop the start with ``ImproperlyConfigured`` and a message naming the
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,7 +28,11 @@ if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("HDS_DEBUG must be off when HDS_PRODUCTION is on.")
 
 DATA_DIR = Path(env_str("HDS_DATA_DIR") or "var").resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# The data folder holds the SQLite file, generated secrets and the mail folder: owner only
+# (docs/security.md, Production defaults). The hds command also sets umask 077.
+DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+if DATA_DIR.stat().st_mode & 0o077 and DATA_DIR.stat().st_uid == os.getuid():
+    DATA_DIR.chmod(0o700)
 
 SECRET_KEY = load_secret_text("HDS_SECRET_KEY", data_dir=DATA_DIR, production=PRODUCTION, nbytes=48)
 HDS_PEPPERS = load_peppers(data_dir=DATA_DIR, production=PRODUCTION)
@@ -273,12 +279,12 @@ def _email_settings(url: str | None) -> dict[str, object]:
         }
     parts = urlsplit(url)
     if parts.scheme == "console":
-        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+        return {"EMAIL_BACKEND": "hds.notifications.backends.MaskingConsoleBackend"}
     if parts.scheme == "locmem":
         return {"EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
     if parts.scheme == "file":
         return {
-            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_BACKEND": "hds.notifications.backends.PrivateFileBackend",
             "EMAIL_FILE_PATH": parts.path,
         }
     if parts.scheme in ("smtp", "smtp+starttls", "smtps"):
@@ -305,7 +311,15 @@ def _email_settings(url: str | None) -> dict[str, object]:
     )
 
 
-globals().update(_email_settings(env_str("EMAIL_URL")))
+_email_url = env_str("EMAIL_URL")
+if PRODUCTION and not (_email_url or "").startswith(("smtp://", "smtp+starttls://", "smtps://")):
+    # Reset, recovery and unlock links must reach their holders, not a console or a file that
+    # the operator reads (docs/security.md, Production defaults).
+    raise ImproperlyConfigured(
+        "EMAIL_URL is required when HDS_PRODUCTION is on and must be smtp://, smtp+starttls:// "
+        "or smtps:// (mails carry reset and unlock links)."
+    )
+globals().update(_email_settings(_email_url))
 DEFAULT_FROM_EMAIL = env_str("HDS_FROM_EMAIL") or "HDS <no-reply@localhost>"
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -325,11 +339,21 @@ ARGON2_MAX_CONCURRENT = env_int("HDS_ARGON2_MAX_CONCURRENT", 4, minimum=1)
 ARGON2_WAIT_SECONDS = env_int("HDS_ARGON2_WAIT_SECONDS", 5, minimum=0)
 # Professionals must enrol a second factor within this many days of activation (hds.mfa).
 HDS_MFA_GRACE_DAYS = env_int("HDS_MFA_GRACE_DAYS", 14, minimum=0)
+# More failed logins than this in 5 minutes (all accounts together) turn on proof of work for
+# every login (hds.accounts.challenge): SHA-256 with LOGIN_POW_BITS leading zero bits.
+LOGIN_GLOBAL_BUDGET = env_int("HDS_LOGIN_GLOBAL_BUDGET", 1000, minimum=1)
+LOGIN_POW_BITS = env_int("HDS_LOGIN_POW_BITS", 17, minimum=1, maximum=28)
+# API tokens: lifetime offered by default and the longest allowed (days).
+API_TOKEN_DEFAULT_DAYS = 90
+API_TOKEN_MAX_DAYS = 365
 
 # Jobs: run in the worker process; HDS_JOBS_INLINE runs them at commit (tests, tiny sites).
 JOBS_INLINE = env_bool("HDS_JOBS_INLINE", default=False)
 WORKER_POLL_SECONDS = env_int("HDS_WORKER_POLL_SECONDS", 2, minimum=1)
 
+# Python warnings go through logging (and so through the filters below), never straight to
+# stderr: pydicom's warnings quote element values.
+logging.captureWarnings(True)
 LOG_LEVEL = env_choice("HDS_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 LOGGING = {
     "version": 1,

@@ -10,6 +10,7 @@ import pwd
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -137,7 +138,16 @@ def _pepper() -> str:
 
 
 def _database() -> str:
-    path = Path(connection.settings_dict["NAME"])
+    """The SQLite file; on PostgreSQL (reached over the network, which workers lack) a SQLite
+    file of the embedded default's name in the data folder stands in for it."""
+    if connection.vendor == "sqlite":
+        path = Path(connection.settings_dict["NAME"])
+    else:
+        path = Path(settings.DATA_DIR) / "hds.sqlite3"
+        if not path.exists():
+            with sqlite3.connect(path) as stand_in:
+                stand_in.execute("CREATE TABLE t (x)")
+            path.chmod(0o600)
     assert path.is_file(), path
     assert path.read_bytes()[:16] == b"SQLite format 3\x00"
     return str(path)
@@ -367,8 +377,12 @@ def test_hds_commands_refuse_an_unsandboxed_production_start(
     settings.RENDER_WORKERS = 0
     assert cli.main(["worker", "--once"]) == 2
     assert "HDS_RENDER_WORKERS=0" in capsys.readouterr().err
-    with pytest.raises(ImproperlyConfigured, match="HDS_RENDER_WORKERS=0"):
-        services.render_pool()
+    services.render_pool.cache_clear()  # an earlier test in this process may have made one
+    try:
+        with pytest.raises(ImproperlyConfigured, match="HDS_RENDER_WORKERS=0"):
+            services.render_pool()
+    finally:
+        services.render_pool.cache_clear()
     settings.ALLOW_UNSANDBOXED = True
     assert cli.main(["worker", "--once"]) == 0
     # Workers whose probe lacks a layer: refused, unless allowed.

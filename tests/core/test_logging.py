@@ -32,6 +32,26 @@ def test_dicom_library_messages_are_withheld(name: str) -> None:
     assert f"{name} reported a problem with a file" in line
 
 
+def test_python_warnings_reach_stderr_without_their_text(tmp_path: Path) -> None:
+    """A server process: pydicom-style warnings go through the log filters, not raw to stderr."""
+    script = (
+        "import django, warnings; django.setup(); "
+        "warnings.warn(\"Invalid value for VR PN: 'ZZCANARY^Warn'\", UserWarning)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HDS_", "DATABASE_URL"))}
+    env.update({"HDS_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "hds.settings"})
+    result = subprocess.run(
+        [sys.executable, "-W", "always", "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "ZZCANARY" not in result.stderr + result.stdout
+    assert "a warning was raised (details withheld" in result.stderr
+
+
 def test_own_messages_pass_and_secret_paths_are_masked() -> None:
     record = logging.LogRecord(
         "hds.archive", logging.INFO, __file__, 1, "GET %s", ("/recover/abc123#t=secret",), None

@@ -100,7 +100,7 @@ def test_smtp_server_down_keeps_the_account_and_says_nothing_secret(
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("console:", {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}),
+        ("console:", {"EMAIL_BACKEND": "hds.notifications.backends.MaskingConsoleBackend"}),
         (
             "smtp+starttls://user%40x:p%3Ass@mail.example.org:587",
             {

@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import errno
 import importlib
+import logging
 import os
 import platform
 import pwd
@@ -31,6 +32,7 @@ import socket
 import struct
 import sys
 import sysconfig
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -480,10 +482,19 @@ def _apply_value(make: Callable[[], T]) -> T | None:
         return None
 
 
+def _silence() -> None:
+    """A worker has no log configuration: without this, Python's last-resort handler and the
+    warnings module would print pydicom's messages, which quote element values (patient data),
+    to the server's stderr. Failures reach the web process as fixed reasons instead."""
+    logging.disable(logging.CRITICAL)
+    warnings.simplefilter("ignore")
+
+
 def isolate(memory_bytes: int, cpu_seconds: int, policy: Policy | None = None) -> None:
     """Worker initializer: apply every layer on its own and remember which took (a missing
     kernel feature costs its layer only)."""
     policy = policy or Policy()
+    _silence()
     layers = _apply("rlimits", True, lambda: [limit_resources(memory_bytes, cpu_seconds)])
     # Before any import that starts a thread (numpy's BLAS): a user namespace needs one thread.
     layers += _apply("netns", policy.netns, lambda: [new_network_namespace()])

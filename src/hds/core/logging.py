@@ -53,6 +53,10 @@ class WithholdFileContentsFilter(logging.Filter):
             record.msg = "%s reported a problem with a file (details withheld: may quote data)"
             record.args = (record.name,)
             record.exc_info = record.exc_text = None
+        elif record.name == "py.warnings":
+            # Python warnings (captured into logging in settings) quote values just the same.
+            record.msg = "a warning was raised (details withheld: may quote data)"
+            record.args = None
         withhold_exception_text(record)
         return True
 

@@ -1,4 +1,5 @@
-"""Per-request keyring cookie handling and the idle / absolute session timeouts."""
+"""Per-request keyring cookie handling, the idle / absolute session timeouts, and clearing the
+browser's stored copies when a session has ended by any way (docs/security.md, Sessions)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,22 @@ SEEN_AT = "_hds_seen_at"
 SEEN_WRITE_EVERY = 30  # seconds; don't rewrite the session row on every request
 
 
+CLEAR_SITE_DATA = '"cache", "storage"'
+
+
+def _marker_cookie() -> str:
+    prefix = "__Host-" if settings.SESSION_COOKIE_SECURE else ""
+    return f"{prefix}hds_in"
+
+
 class KeyringMiddleware:
-    """Log out idle (15 min) and old (12 h) sessions; set or clear the ``K_cookie``."""
+    """Log out idle (15 min) and old (12 h) sessions; set or clear the ``K_cookie``.
+
+    Offline copies ("Keep on this device") and cached pages must not outlive the session. An
+    explicit logout clears them itself; a session that ended otherwise (idle or absolute timeout,
+    ended from another device, server restart) is noticed on the browser's next request by a
+    marker cookie that a logged-in browser carries: that response sends ``Clear-Site-Data``.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -30,7 +45,26 @@ class KeyringMiddleware:
             self._enforce_timeouts(request)
         response = self.get_response(request)
         apply_cookie(request, response)
+        self._mark(request, response)
         return response
+
+    @staticmethod
+    def _mark(request: HttpRequest, response: HttpResponse) -> None:
+        marker = _marker_cookie()
+        logged_in = request.user.is_authenticated
+        marked = bool(request.COOKIES.get(marker))
+        if logged_in and not marked:
+            response.set_cookie(
+                marker,
+                "1",
+                secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Lax",
+                path="/",
+            )
+        elif not logged_in and marked:
+            response.headers.setdefault("Clear-Site-Data", CLEAR_SITE_DATA)
+            response.delete_cookie(marker, path="/", samesite="Lax")
 
     def _enforce_timeouts(self, request: HttpRequest) -> None:
         now = int(time.time())
