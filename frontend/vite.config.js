@@ -45,6 +45,13 @@ export default defineConfig({
   base: '/static/',
   plugins: [precompress()],
   publicDir: false,
+  // src/upload/plan.js imports the upload rules the Python client reads too (docs/architecture.md);
+  // the build reads any path, `vite` (dev server) only what is allowed here.
+  server: {
+    fs: {
+      allow: ['.', '../src/hds/data']
+    }
+  },
   // The decode worker imports its codecs lazily: an ES module worker keeps those imports.
   worker: {
     format: 'es'

@@ -21,18 +21,16 @@
 // CSP: no inline styles; visibility via the `hidden` attribute, looks via classes; server text
 // only ever goes into textContent.
 
+import {
+  RETRY_DELAYS_S, applyPlans, baseName, cleanPath, dicomdirsOf, groupsOf, sortByPath
+} from './upload/plan.js'
+
 const PARALLEL = 2
-// Small files travel together: the server stores a request's DICOM files with one commit per
-// study, so a CT of 0.5 MB slices goes up several times faster than one file per request.
-const GROUP_FILES = 16
-const GROUP_BYTES = 8 * 1024 * 1024
-const RETRY_DELAYS_S = [1, 3, 9] // then the file is marked "connection" and the queue goes on
 const PLAN_RETRY_DELAYS_S = [1] // the plan is optional: one quick retry, then upload everything
 const MAX_LINES = 200 // stored/duplicate lines kept in the DOM (errors always stay)
 const STALL_MS = 60000 // no upload progress for this long: give up on this attempt
 const RESPONSE_MS = 180000 // body sent, waiting for the server (it encrypts and parses)
 const REQUEST_TIMEOUT_MS = 60000 // plan and check requests
-const JUNK_NAMES = new Set(['.ds_store', 'thumbs.db', 'desktop.ini'])
 const RESULT_STATUSES = new Set(['stored', 'duplicate', 'error'])
 const FATAL_STATUSES = new Set([401, 403, 413]) // request-level refusals: stop the whole queue
 
@@ -150,44 +148,6 @@ function safeLink (url) {
     return null
   }
 }
-
-// --- paths ----------------------------------------------------------------------------------
-
-function cleanPath (path) {
-  return String(path || '').replace(/\\/g, '/').replace(/^\/+/, '')
-}
-
-function baseName (path) {
-  return path.slice(path.lastIndexOf('/') + 1)
-}
-
-function dirName (path) {
-  const i = path.lastIndexOf('/')
-  return i < 0 ? '' : path.slice(0, i)
-}
-
-// Comparable form of a path: "/" separated, lower case, without ISO 9660 version suffixes
-// (";1") and trailing dots ("IM000001." on some CDs), without "" and "." segments.
-export function pathKey (path) {
-  return String(path || '').replace(/\\/g, '/').split('/')
-    .map((segment) => segment.replace(/;\d+$/, '').replace(/\.+$/, '').toLowerCase())
-    .filter(Boolean)
-    .join('/')
-}
-
-function isDicomdir (entry) {
-  return baseName(entry.path).toLowerCase() === 'dicomdir'
-}
-
-function isJunk (entry) {
-  return entry.file.size === 0 || JUNK_NAMES.has(baseName(entry.path).toLowerCase())
-}
-
-function isPdf (entry) {
-  return entry.path.toLowerCase().endsWith('.pdf')
-}
-
-const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' })
 
 // --- collecting files -------------------------------------------------------------------------
 
@@ -512,40 +472,11 @@ function setUpUploader (root) {
     return Array.isArray(files) ? files.filter((f) => typeof f === 'string') : null
   }
 
-  // Each DICOMDIR governs the folder it lies in (the deepest one wins for nested CDs): there only
-  // the files it lists and PDFs go up. A DICOMDIR whose plan fails, or whose list matches none
-  // of the files at hand, falls back to "everything but the DICOMDIR" (with a warning). Files
-  // outside every DICOMDIR's folder are treated as without a DICOMDIR.
+  // The DICOMDIRs' lists (deepest folder first), then the choice (upload/plan.js).
   async function plan (collected) {
-    const dicomdirs = collected.filter(isDicomdir)
-    const candidates = collected.filter((e) => !isDicomdir(e) && !isJunk(e))
-    if (!dicomdirs.length) return { files: candidates, fallback: false }
-    const scopes = dicomdirs.map((entry) => ({ entry, dir: pathKey(dirName(entry.path)), wanted: null, matched: 0 }))
-    scopes.sort((a, b) => b.dir.length - a.dir.length)
-    for (const scope of scopes) {
-      const list = await requestPlan(scope.entry)
-      if (list) {
-        scope.wanted = new Set(list.map((p) => pathKey(scope.dir ? `${scope.dir}/${p}` : p)))
-      }
-    }
-    const scopeOf = (key) => scopes.find((s) => !s.dir || key.startsWith(`${s.dir}/`)) || null
-    const keyed = candidates.map((entry) => {
-      const key = pathKey(entry.path)
-      const scope = scopeOf(key)
-      if (scope && scope.wanted && scope.wanted.has(key)) scope.matched++
-      return { entry, key, scope }
-    })
-    let fallback = false
-    for (const scope of scopes) {
-      if (!scope.wanted || scope.matched === 0) {
-        scope.wanted = null
-        fallback = true
-      }
-    }
-    const files = keyed
-      .filter(({ entry, key, scope }) => !scope || !scope.wanted || scope.wanted.has(key) || isPdf(entry))
-      .map(({ entry }) => entry)
-    return { files, fallback }
+    const plans = []
+    for (const entry of dicomdirsOf(collected)) plans.push([entry.path, await requestPlan(entry)])
+    return applyPlans(collected, plans)
   }
 
   // --- quota check ---
@@ -632,24 +563,6 @@ function setUpUploader (root) {
     run.bytesDone += size
   }
 
-  function groupsOf (items) {
-    const groups = []
-    let current = []
-    let bytes = 0
-    for (const item of items) {
-      const size = item.file.size
-      if (current.length && (current.length >= GROUP_FILES || bytes + size > GROUP_BYTES)) {
-        groups.push(current)
-        current = []
-        bytes = 0
-      }
-      current.push(item)
-      bytes += size
-    }
-    if (current.length) groups.push(current)
-    return groups
-  }
-
   async function runQueue (items) {
     show(status, true)
     setText(totalLabel, labels.preparing)
@@ -730,7 +643,7 @@ function setUpUploader (root) {
     })
     try {
       const collected = await collecting
-      collected.sort((a, b) => collator.compare(a.path, b.path))
+      sortByPath(collected)
       const { files, fallback } = await plan(collected)
       if (fallback) showWarning(labels.dicomdir_fallback)
       if (!files.length) {

@@ -24,12 +24,14 @@ import contextlib
 import getpass
 import io
 import ipaddress
+import json
 import os
 import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +50,19 @@ from rich.table import Table
 from rich.text import Text
 from typing_extensions import override
 
-# The same limits as the browser (frontend/src/upload.js): the server stores the DICOM files of
-# one request with one commit per study, so small files are much faster in groups.
-GROUP_FILES = 16
-GROUP_BYTES = 8 * 1024 * 1024
-RETRY_DELAYS_S: tuple[float, ...] = (1.0, 3.0, 9.0)  # then the group's files count as failed
+# The limits the browser uses too, read from one file (hds/data/upload_rules.json, which the
+# Vite build imports into frontend/src/upload/plan.js; docs/architecture.md): the server stores
+# the DICOM files of one request with one commit per study, so small files are much faster in
+# groups. Golden vectors both test suites run: tests/vectors/upload_plans.json.
+_RULES: dict[str, Any] = json.loads(
+    resources.files("hds").joinpath("data", "upload_rules.json").read_text(encoding="utf-8")
+)
+GROUP_FILES: int = int(_RULES["group_files"])
+GROUP_BYTES: int = int(_RULES["group_bytes"])
+# Then the group's files count as failed.
+RETRY_DELAYS_S: tuple[float, ...] = tuple(float(s) for s in _RULES["retry_delays_s"])
+JUNK_NAMES: frozenset[str] = frozenset(str(name) for name in _RULES["junk_names"])
 GROUPS_LOST_IN_A_ROW = 3  # after this many groups lost to the connection, stop trying
-JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 TIMEOUT = httpx.Timeout(connect=15.0, read=300.0, write=60.0, pool=30.0)
 
 EXIT_OK = 0
@@ -209,7 +217,8 @@ def apply_plans(
     Each DICOMDIR governs its folder (the deepest one wins for nested CDs): there only the files
     it lists and PDFs go up. A DICOMDIR that could not be read, or whose list matches none of the
     files, falls back to everything but itself; the second value says whether that happened.
-    DICOMDIRs themselves are never sent. (Mirrors ``plan()`` in frontend/src/upload.js.)
+    DICOMDIRs themselves are never sent. (The browser does the same: ``applyPlans`` in
+    frontend/src/upload/plan.js; both pass tests/vectors/upload_plans.json.)
     """
     candidates = [f for f in files if not _is_dicomdir(f.name)]
     # (folder key, wanted keys or None), deepest folder first

@@ -80,9 +80,12 @@ function hasPixels (instance) {
 }
 
 // Order a stack along the slice normal when every instance has a position and orientation (so a
-// series sorted by acquisition still scrolls head to foot), else by instance number.
-// hds.viewer.stack does the same on the server, for the page's preview of the first image.
-function sortInstances (instances) {
+// series sorted by acquisition still scrolls head to foot), else by instance number; equal
+// places keep the metadata's order (instance number, then SOP Instance UID).
+// hds.viewer.stack does the same on the server, for the page's preview of the first image; both
+// pass the golden vectors tests/vectors/slice_order.json (frontend/test/slice-order.test.js,
+// tests/viewer/test_slice_order.py; docs/viewer.md).
+export function sortInstances (instances) {
   const withGeometry = instances.every((i) => values(i, TAG.imagePosition).length === 3 && values(i, TAG.imageOrientation).length === 6)
   const byNumber = (a, b) => (Number(value(a, TAG.instanceNumber)) || 0) - (Number(value(b, TAG.instanceNumber)) || 0)
   if (!withGeometry || instances.length < 2) return instances.slice().sort(byNumber)
@@ -104,9 +107,10 @@ export function seriesMetadataUrl (config, seriesUid) {
   return `${seriesUrl(config, seriesUid)}/metadata`
 }
 
-// The stack's instances in viewing order: those with pixel data and a SOP Instance UID.
-function stackInstances (metadata) {
-  return sortInstances(metadata.filter(hasPixels)).filter((instance) => value(instance, TAG.sopInstanceUid))
+// The stack's instances in viewing order: those with pixel data and a SOP Instance UID (the
+// same ones the server's item records count).
+export function stackInstances (metadata) {
+  return sortInstances(metadata.filter((instance) => hasPixels(instance) && value(instance, TAG.sopInstanceUid)))
 }
 
 export async function loadSeriesImageIds (config, seriesUid, metaDataManager) {
