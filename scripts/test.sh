@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Run the whole test suite. Installs what it needs: the Python and npm packages, and, when run as
-# root, the Debian packages some tests drive (chromium, poppler-utils, fonts). Without root those
-# tests skip and say why. Extra arguments go to pytest. DATABASE_URL selects the database
-# (default: SQLite); e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/test scripts/test.sh
+# Run the whole test suite: the frontend's ESLint and Vitest, then pytest. Installs what it needs:
+# the Python and npm packages, and, when run as root, the Debian packages some tests drive
+# (chromium, poppler-utils, fonts). Without root those tests skip and say why. Extra arguments go
+# to pytest. DATABASE_URL selects the database (default: SQLite); e.g.
+# DATABASE_URL=postgres://postgres@127.0.0.1:5432/test scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,4 +24,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 scripts/setup.sh --dev
+# The frontend's lint and unit tests first (ESLint, Vitest; frontend/README.md). npm ci leaves
+# out the devDependencies when NODE_ENV=production: then install them here.
+if [ ! -x frontend/node_modules/.bin/vitest ] || [ ! -x frontend/node_modules/.bin/eslint ]; then
+  (cd frontend && npm ci --include=dev --no-audit --no-fund --loglevel=error)
+fi
+(cd frontend && npm run --silent lint && npm run --silent test)
 exec .venv/bin/pytest -n "${HDS_TEST_WORKERS:-2}" -rs "$@"

@@ -131,12 +131,20 @@ function onPaste (event) {
   ctx.container.dispatchEvent(new CustomEvent('code-input:filled', { bubbles: true }))
 }
 
-document.addEventListener('input', onInput)
-document.addEventListener('keydown', onKeydown)
-document.addEventListener('paste', onPaste)
+// Delegated from `document`, installed by the first initCodeInputs (pages.js calls it on load),
+// so that importing this module does nothing by itself (the unit tests import normalizeCode).
+let listening = false
+function listen () {
+  if (listening) return
+  listening = true
+  document.addEventListener('input', onInput)
+  document.addEventListener('keydown', onKeydown)
+  document.addEventListener('paste', onPaste)
+}
 
 // Idempotent attribute set-up for groups under `root` (the page, or content htmx swapped in).
 export function initCodeInputs (root) {
+  listen()
   const scope = root && root.querySelectorAll ? root : document
   const containers = Array.from(scope.querySelectorAll('[data-code-input]'))
   if (scope instanceof Element && scope.matches('[data-code-input]')) containers.push(scope)
