@@ -17,277 +17,23 @@
 //
 // Flow: collect files (pickers or drop, folders walked recursively) → plan (a DICOMDIR lists the
 // images worth uploading) → quota check → POSTs of up to GROUP_FILES small files each (big files
-// alone), 2 in parallel, retried on connection problems → summary. The request/response contract is in frontend/README.md.
+// alone), 2 in parallel, retried on connection problems → summary. The request/response contract
+// is in frontend/README.md.
+// This module is the DOM wiring; the rest is in upload/: plan.js (which files, which groups: pure,
+// with the rules shared with the hds upload client), results.js (what the answers mean: pure),
+// labels.js (texts, numbers, sizes), collect.js (pickers and drops), transport.js (requests).
 // CSP: no inline styles; visibility via the `hidden` attribute, looks via classes; server text
 // only ever goes into textContent.
 
-import {
-  RETRY_DELAYS_S, applyPlans, baseName, cleanPath, dicomdirsOf, groupsOf, sortByPath
-} from './upload/plan.js'
+import { filesFromDrop, filesFromInput } from './upload/collect.js'
+import { formatLabel, humanSize, parseLabels } from './upload/labels.js'
+import { RETRY_DELAYS_S, applyPlans, baseName, dicomdirsOf, groupsOf, sortByPath } from './upload/plan.js'
+import { detailOf, groupOutcome, isRetryable, safeLink, summaryOf } from './upload/results.js'
+import { postWithRetries, sendFiles, sleep } from './upload/transport.js'
 
 const PARALLEL = 2
 const PLAN_RETRY_DELAYS_S = [1] // the plan is optional: one quick retry, then upload everything
 const MAX_LINES = 200 // stored/duplicate lines kept in the DOM (errors always stay)
-const STALL_MS = 60000 // no upload progress for this long: give up on this attempt
-const RESPONSE_MS = 180000 // body sent, waiting for the server (it encrypts and parses)
-const REQUEST_TIMEOUT_MS = 60000 // plan and check requests
-const RESULT_STATUSES = new Set(['stored', 'duplicate', 'error'])
-const FATAL_STATUSES = new Set([401, 403, 413]) // request-level refusals: stop the whole queue
-
-const DEFAULT_LABELS = {
-  preparing: 'Preparing…',
-  uploading: 'Uploading %(current)s of %(total)s files…',
-  done: 'Finished.',
-  stored: 'stored',
-  duplicate: 'already there',
-  error: 'failed',
-  retry: 'Connection problem, trying again in %(seconds)s s…',
-  summary: '%(stored)s stored, %(duplicates)s already there, %(errors)s failed',
-  leave: 'Files are still being uploaded. Leave this page anyway?',
-  connection: 'Connection lost. Try again.',
-  dicomdir_fallback: 'The CD index (DICOMDIR) could not be read, so all files are uploaded.',
-  files_selected: '%(count)s files, %(size)s',
-  hidden_results: '%(count)s earlier lines not shown (errors stay listed).',
-  no_files: 'There are no files to upload.',
-  unexpected: 'Unexpected answer from the server. Reload the page and try again.'
-}
-
-// --- small helpers ------------------------------------------------------------------------
-
-function lang () {
-  return document.documentElement.lang || undefined
-}
-
-let numberFormats = null
-function formatNumber (n, fractionDigits = 0) {
-  if (!numberFormats) {
-    try {
-      numberFormats = [0, 1].map((d) => new Intl.NumberFormat(lang(), { maximumFractionDigits: d }))
-    } catch (_) {
-      numberFormats = [0, 1].map((d) => new Intl.NumberFormat(undefined, { maximumFractionDigits: d }))
-    }
-  }
-  return numberFormats[fractionDigits ? 1 : 0].format(n)
-}
-
-// 1024-based like Django's filesizeformat, so sizes match the server's quota messages.
-export function humanSize (bytes) {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB']
-  let n = Math.max(0, Number(bytes) || 0)
-  let i = 0
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024
-    i++
-  }
-  return `${formatNumber(n, i === 0 ? 0 : 1)} ${units[i]}`
-}
-
-// Django-style "%(name)s" placeholders; "%%" is a literal "%"; unknown names stay visible.
-export function formatLabel (template, values = {}) {
-  return String(template).replace(/%\((\w+)\)s|%%/g, (match, key) => {
-    if (match === '%%') return '%'
-    if (!Object.prototype.hasOwnProperty.call(values, key)) return match
-    const value = values[key]
-    return typeof value === 'number' ? formatNumber(value) : String(value)
-  })
-}
-
-function parseLabels (text) {
-  const labels = { ...DEFAULT_LABELS }
-  try {
-    const given = JSON.parse(text || '{}')
-    if (given && typeof given === 'object') {
-      for (const [key, value] of Object.entries(given)) {
-        if (typeof value === 'string' && value) labels[key] = value
-      }
-    }
-  } catch (_) { /* keep the defaults */ }
-  return labels
-}
-
-function parseJSON (text) {
-  try {
-    return JSON.parse(text)
-  } catch (_) {
-    return null
-  }
-}
-
-function detailOf (data) {
-  return data && typeof data.detail === 'string' && data.detail ? data.detail : ''
-}
-
-function csrfToken () {
-  const meta = document.querySelector('meta[name="csrf-token"]')
-  return meta ? meta.getAttribute('content') : null
-}
-
-function requestHeaders () {
-  const headers = { Accept: 'application/json' }
-  const token = csrfToken()
-  if (token) headers['X-CSRFToken'] = token
-  return headers
-}
-
-function sleep (ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-function isRetryable (res) {
-  return res.network || res.status >= 500 || res.status === 408 || res.status === 429
-}
-
-// Only links into this site (the server builds them, but they are shown next to untrusted names).
-function safeLink (url) {
-  if (typeof url !== 'string' || !url) return null
-  try {
-    const u = new URL(url, window.location.href)
-    if (u.origin !== window.location.origin || !/^https?:$/.test(u.protocol)) return null
-    return u.pathname + u.search + u.hash
-  } catch (_) {
-    return null
-  }
-}
-
-// --- collecting files -------------------------------------------------------------------------
-
-function filesFromInput (input) {
-  return Array.from(input.files || [], (file) => ({ file, path: cleanPath(file.webkitRelativePath || file.name) }))
-}
-
-function readBatch (reader) {
-  return new Promise((resolve, reject) => reader.readEntries(resolve, reject))
-}
-
-async function walkEntry (entry, out, onCount) {
-  if (entry.isFile) {
-    try {
-      const file = await new Promise((resolve, reject) => entry.file(resolve, reject))
-      out.push({ file, path: cleanPath(entry.fullPath || file.name) })
-      onCount(out.length)
-    } catch (_) { /* unreadable: skip */ }
-  } else if (entry.isDirectory) {
-    const reader = entry.createReader()
-    // readEntries hands out a directory in batches (100 in Chromium): read until empty.
-    for (;;) {
-      let batch
-      try {
-        batch = await readBatch(reader)
-      } catch (_) {
-        break
-      }
-      if (!batch.length) break
-      await Promise.all(batch.map((child) => walkEntry(child, out, onCount)))
-    }
-  }
-}
-
-// The entries must be taken from the DataTransfer synchronously, during the drop event; the
-// walk itself is asynchronous.
-function filesFromDrop (dataTransfer, onCount) {
-  const entries = []
-  const out = []
-  const items = dataTransfer.items ? Array.from(dataTransfer.items) : []
-  if (items.length) {
-    for (const item of items) {
-      if (item.kind !== 'file') continue
-      const entry = typeof item.webkitGetAsEntry === 'function' ? item.webkitGetAsEntry() : null
-      if (entry) {
-        entries.push(entry)
-      } else {
-        const file = item.getAsFile()
-        if (file) out.push({ file, path: cleanPath(file.name) })
-      }
-    }
-  } else {
-    for (const file of Array.from(dataTransfer.files || [])) out.push({ file, path: cleanPath(file.name) })
-  }
-  return (async () => {
-    for (const entry of entries) await walkEntry(entry, out, onCount)
-    return out
-  })()
-}
-
-// --- network ----------------------------------------------------------------------------------
-
-async function post (url, body, extraHeaders = {}) {
-  const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS)
-  try {
-    const response = await fetch(url, {
-      method: 'POST',
-      body,
-      headers: { ...requestHeaders(), ...extraHeaders },
-      credentials: 'same-origin',
-      signal: controller.signal
-    })
-    const text = await response.text()
-    return { status: response.status, data: parseJSON(text), redirected: response.redirected, network: false }
-  } catch (_) {
-    return { status: 0, data: null, redirected: false, network: true }
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-async function postWithRetries (url, makeBody, extraHeaders, delays = RETRY_DELAYS_S) {
-  for (let attempt = 0; ; attempt++) {
-    const res = await post(url, makeBody(), extraHeaders)
-    if (!isRetryable(res) || attempt >= delays.length) return res
-    await sleep(delays[attempt] * 1000)
-  }
-}
-
-// Some files, one XHR (fetch has no upload progress). Resolves { status, body, network, redirected }.
-function sendFiles (url, entries, study, onProgress) {
-  const size = entries.reduce((n, entry) => n + entry.file.size, 0)
-  return new Promise((resolve) => {
-    const xhr = new XMLHttpRequest()
-    let timer = null
-    let timedOut = false
-    const arm = (ms) => {
-      clearTimeout(timer)
-      timer = setTimeout(() => { timedOut = true; xhr.abort() }, ms)
-    }
-    const settle = (res) => {
-      clearTimeout(timer)
-      resolve(res)
-    }
-    xhr.open('POST', url)
-    for (const [name, value] of Object.entries(requestHeaders())) xhr.setRequestHeader(name, value)
-    xhr.responseType = 'text'
-    xhr.upload.addEventListener('progress', (event) => {
-      arm(STALL_MS)
-      if (event.lengthComputable && event.total > 0) {
-        onProgress(Math.min(1, event.loaded / event.total) * size)
-      }
-    })
-    xhr.upload.addEventListener('load', () => {
-      onProgress(size)
-      arm(RESPONSE_MS)
-    })
-    xhr.addEventListener('load', () => {
-      const expected = new URL(url, window.location.href).href
-      settle({
-        status: xhr.status,
-        body: xhr.responseText,
-        network: xhr.status === 0,
-        redirected: Boolean(xhr.responseURL) && xhr.responseURL !== expected
-      })
-    })
-    xhr.addEventListener('error', () => settle({ status: 0, body: '', network: true }))
-    xhr.addEventListener('timeout', () => settle({ status: 0, body: '', network: true }))
-    xhr.addEventListener('abort', () => settle({ status: 0, body: '', network: true, timedOut }))
-    const form = new FormData()
-    for (const entry of entries) {
-      form.append('file', entry.file, baseName(entry.path) || entry.file.name)
-      form.append('path', entry.path)
-    }
-    if (study) form.append('study', study)
-    arm(STALL_MS)
-    xhr.send(form)
-  })
-}
 
 // --- one uploader ------------------------------------------------------------------------------
 
@@ -417,7 +163,7 @@ function setUpUploader (root) {
     if (!results) return
     const li = document.createElement('li')
     li.className = `result ${state}`
-    const href = safeLink(studyUrl)
+    const href = safeLink(studyUrl, window.location)
     const pathEl = document.createElement(href ? 'a' : 'span')
     pathEl.className = 'result-path'
     pathEl.textContent = name ? `${item.path} (${name})` : item.path
@@ -502,32 +248,14 @@ function setUpUploader (root) {
     showError(message)
   }
 
-  // One result per file of the group, in order (the API's contract); a refusal of the whole
-  // request (no per-file results) applies to every file of the group.
+  // One result per file of the group, in order (upload/results.js), then maybe the stop.
   function handleResponse (group, res) {
-    const data = parseJSON(res.body)
-    if (res.redirected) {
-      // Typically a session that ended: the login page came back instead of JSON.
-      for (const item of group) addResult(item, 'error', labels.unexpected)
-      stop(labels.unexpected)
-      return
-    }
-    const list = data && Array.isArray(data.results) ? data.results.filter((r) => r && typeof r === 'object') : []
-    const ok = res.status >= 200 && res.status < 300
-    if (list.length === group.length) {
-      group.forEach((item, n) => {
-        const r = list[n]
-        const state = RESULT_STATUSES.has(r.status) ? r.status : 'error'
-        addResult(item, state, typeof r.message === 'string' ? r.message : '', r.study_url)
-      })
-    } else if (ok) {
-      for (const item of group) addResult(item, 'error', labels.unexpected)
-      return
-    }
-    if (ok) return
-    const detail = detailOf(data) || `${labels.error} (HTTP ${res.status})`
-    if (list.length !== group.length) for (const item of group) addResult(item, 'error', detail)
-    if (FATAL_STATUSES.has(res.status)) stop(detail)
+    const outcome = groupOutcome(res, group.length, labels)
+    group.forEach((item, n) => {
+      const r = outcome.results[n]
+      addResult(item, r.state, r.message, r.studyUrl)
+    })
+    if (outcome.stop) stop(outcome.stop)
   }
 
   async function uploadGroup (group) {
@@ -599,16 +327,7 @@ function setUpUploader (root) {
   }
 
   function finish () {
-    const counts = { stored: 0, duplicate: 0, error: 0 }
-    for (const item of batch.items) for (const state of item.outcomes) counts[state]++
-    const attempted = batch.items.filter((item) => item.outcomes.length > 0).length
-    const summary = formatLabel(labels.summary, {
-      stored: counts.stored,
-      duplicates: counts.duplicate,
-      errors: counts.error,
-      total: batch.items.length,
-      skipped: batch.items.length - attempted
-    })
+    const summary = formatLabel(labels.summary, summaryOf(batch.items))
     renderPending = false
     if (progress && !run.stopped) progress.value = 100
     if (totalLabel) {
