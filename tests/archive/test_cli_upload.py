@@ -22,9 +22,9 @@ from hds import cli
 from hds.accounts.apitokens import create_token, revoke_token
 from hds.accounts.models import Account, ApiToken
 from hds.accounts.services import unlock_master_secret
-from hds.archive.dicomdir import build_dicomdir, dicomdir_entry_from_dataset, file_id_for
 from hds.archive.models import Holding, Item
 from hds.client import upload_command
+from hds.dicom.dicomdir import build_dicomdir, dicomdir_entry_from_dataset, file_id_for
 from tests.archive.factories import PDF, ct_series
 from tests.conftest import Persona
 

@@ -29,7 +29,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from hds.archive.dicomdir import (
+from hds.dicom.dicomdir import (
     DicomDirInstance,
     build_dicomdir,
     dicomdir_entry_from_dataset,

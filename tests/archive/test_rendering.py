@@ -38,8 +38,10 @@ from pydicom.uid import (
     RLELossless,
 )
 
-import hds.archive.rendering
-from hds.archive.rendering import RenderError, Rendering, can_decode, make_thumbnail, render_dataset
+import hds.dicom.decode
+import hds.dicom.processing
+import hds.dicom.rendering
+from hds.dicom.rendering import RenderError, Rendering, can_decode, make_thumbnail, render_dataset
 
 pytestmark: list[pytest.MarkDecorator] = []
 
@@ -415,7 +417,7 @@ def test_unexpected_library_failure_is_generic_and_logs_the_type_only(
     monkeypatch.setattr(Decoder, "iter_array", explode)
 
     with (
-        caplog.at_level(logging.WARNING, logger="hds.archive.rendering"),
+        caplog.at_level(logging.WARNING, logger="hds.dicom.rendering"),
         pytest.raises(RenderError) as excinfo,
     ):
         render_dataset(_ct())
@@ -427,7 +429,7 @@ def test_unexpected_library_failure_is_generic_and_logs_the_type_only(
 
 
 def test_module_does_not_import_django() -> None:
-    source = Path(hds.archive.rendering.__file__).read_text(encoding="utf-8")
+    source = Path(hds.dicom.rendering.__file__).read_text(encoding="utf-8")
     imported: list[str] = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
@@ -638,10 +640,10 @@ def test_table_lookup_equals_per_pixel_mapping(
     arr = rng.integers(low, high, size=(256, 256), endpoint=True).astype(dtype)
     arr[:8] = 0  # some padding-valued rows
     ds = _dataset(arr, photometric, 8 * np.dtype(dtype).itemsize, **attrs)
-    module = hds.archive.rendering._read_pixel_module(ds)
+    module = hds.dicom.decode.read_pixel_module(ds)
 
-    fast = hds.archive.rendering._GreyPipeline(ds, module).render(arr, 0)
-    slow = hds.archive.rendering._GreyPipeline(ds, module)._map(arr, 0)
+    fast = hds.dicom.processing.GreyPipeline(ds, module).render(arr, 0)
+    slow = hds.dicom.processing.GreyPipeline(ds, module)._map(arr, 0)
 
     assert fast[1] == slow[1]
     np.testing.assert_array_equal(fast[0], slow[0])

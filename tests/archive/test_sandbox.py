@@ -29,7 +29,6 @@ from pydicom.data import get_testdata_file
 from hds import cli
 from hds.archive import services
 from hds.archive.confine import landlock_abi, try_connect, try_open
-from hds.archive.rendering import RenderError, make_thumbnail
 from hds.archive.sandbox import (
     Layer,
     Limits,
@@ -41,7 +40,8 @@ from hds.archive.sandbox import (
     protected_paths,
     require_isolation,
 )
-from hds.dicomweb.pixels import transcode
+from hds.dicom.frames import transcode
+from hds.dicom.rendering import RenderError, make_thumbnail
 from tests.archive.factories import ct_series
 
 

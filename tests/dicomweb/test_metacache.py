@@ -14,9 +14,9 @@ from pydicom.uid import RLELossless
 
 from hds.archive.models import Item
 from hds.archive.services import render_pool
-from hds.dicomweb import template, views
-from hds.dicomweb.blobfile import MemoryFile
-from hds.dicomweb.pixels import header_from_locator, pixel_locator, read_header
+from hds.dicom import template
+from hds.dicom.frames import MemoryFile, header_from_locator, pixel_locator, read_header
+from hds.dicomweb import views
 from tests.archive.factories import ct_series
 from tests.dicomweb.conftest import (
     STOW_CONTENT_TYPE,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from django.http import QueryDict
 
-from hds.dicomweb import query as qido
-from hds.dicomweb.media import (
+from hds.dicom.media import (
     EXPLICIT_VR_LITTLE_ENDIAN,
     FrameChoice,
     InstanceChoice,
@@ -14,6 +13,7 @@ from hds.dicomweb.media import (
     choose_instance,
     parse_accept,
 )
+from hds.dicomweb import query as qido
 
 SUMMARY = {
     "patient_name": "Doe^Jane^Maria",

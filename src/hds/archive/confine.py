@@ -367,9 +367,9 @@ def unreadable(paths: Sequence[str]) -> Layer:
 # Imported before the worker confines itself: the dedicated user may not be able to read the
 # Python installation (a pyenv under /root), and Landlock allows reading it anyway.
 _PRELOAD: Final = (
-    "hds.archive.rendering",
-    "hds.dicomweb.pixels",
-    "hds.dicomweb.template",
+    "hds.dicom.rendering",
+    "hds.dicom.frames",
+    "hds.dicom.template",
     "pydicom.charset",
     "pydicom.pixels",
     "pydicom.pixels.decoders",

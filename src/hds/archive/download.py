@@ -18,13 +18,13 @@ from typing import Any
 
 from django.utils import timezone
 
-from hds.archive.dicomdir import DicomDirInstance, build_dicomdir, file_id_for
 from hds.archive.keys import OpenStudy
 from hds.archive.models import Blob
 from hds.archive.selectors import study_contents
 from hds.archive.storage import reader
 from hds.archive.ziplayout import ZipEntry, ZipLayout
 from hds.crypto.blob import BlobReader
+from hds.dicom.dicomdir import DicomDirInstance, build_dicomdir, file_id_for
 
 
 def safe_name(text: str, fallback: str) -> str:

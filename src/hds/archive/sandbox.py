@@ -37,7 +37,7 @@ from typing import Any, Final, TypeVar, cast
 
 from hds.archive import confine
 from hds.archive.confine import Layer, Policy
-from hds.archive.rendering import RenderError, Rendering, gettext_noop, render_dataset
+from hds.dicom.rendering import RenderError, Rendering, gettext_noop, render_dataset
 
 __all__ = [
     "Layer",
@@ -86,7 +86,7 @@ class _Outcome:
     rendering: Rendering | None = None
     reason: str = ""
     params: dict[str, str | int] | None = None
-    template: bytes | None = None  # the DICOM JSON template (hds.dicomweb.template)
+    template: bytes | None = None  # the DICOM JSON template (hds.dicom.template)
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def _render_file(data: bytes, max_size: int, max_frames: int, describe: bool = F
     first); errors come back as values (they pickle simply)."""
     from pydicom import dcmread
 
-    from hds.dicomweb.template import template_of_file
+    from hds.dicom.template import template_of_file
 
     template = template_of_file(data) if describe else None
     try:

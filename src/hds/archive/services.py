@@ -31,7 +31,6 @@ from django.utils.translation import gettext as _
 from pydicom.dataset import Dataset
 
 from hds.accounts.models import Account
-from hds.archive import rendering
 from hds.archive.dicom import number, numbers, read_dataset, refusing_unreadable, text
 from hds.archive.errors import IngestError, QuotaExceeded, StudyLocked
 from hds.archive.keys import OpenStudy, grant_study, open_study
@@ -58,8 +57,9 @@ from hds.crypto.records import (
     open_record,
     seal_record,
 )
-from hds.dicomweb.pixels import pixel_locator
-from hds.dicomweb.template import template_of_file
+from hds.dicom import rendering
+from hds.dicom.frames import pixel_locator
+from hds.dicom.template import template_of_file
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def _dicom_json_aad(item_id: object) -> bytes:
 
 
 def seal_dicom_json(opened: OpenStudy, item: Item, raw: bytes) -> None:
-    """Set the item's sealed DICOM JSON template (``hds.dicomweb.template``); not saved."""
+    """Set the item's sealed DICOM JSON template (``hds.dicom.template``); not saved."""
     item.dicom_json_ct = seal_record(opened.meta_key, raw, _dicom_json_aad(item.id))
 
 
@@ -251,7 +251,7 @@ def _instance_meta(ds: Dataset, data: bytes, name: str) -> dict[str, Any]:
         # The viewer's stack order (hds.viewer.stack): [] when the file has none.
         "position": numbers(ds, "ImagePositionPatient"),
         "orientation": numbers(ds, "ImageOrientationPatient"),
-        # Frame requests read native frames from here without parsing (hds.dicomweb.pixels).
+        # Frame requests read native frames from here without parsing (hds.dicom.frames).
         "pixel": pixel_locator(ds),
         "rows": number(ds, "Rows"),
         "columns": number(ds, "Columns"),
@@ -326,7 +326,7 @@ def isolated(function: Callable[..., T], *args: Any) -> T:
 
 def _render(ds: Dataset, data: bytes) -> tuple[list[bytes], dict[str, Any], bytes | None]:
     """The preview frames, what the item record says about them, and the instance's DICOM
-    JSON template (``hds.dicomweb.template``; made in the render worker when there is one)."""
+    JSON template (``hds.dicom.template``; made in the render worker when there is one)."""
     if "PixelData" not in ds:
         return [], {"render_error": None, "jpeg": []}, template_of_file(data)
     pool = render_pool()

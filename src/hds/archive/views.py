@@ -17,7 +17,6 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from hds.accounts.models import Account
 from hds.accounts.views import unlocked_required
-from hds.archive import rendering
 from hds.archive.access import open_study_for_request
 from hds.archive.download import StudyZip, plan_zip
 from hds.archive.keys import OpenStudy
@@ -39,6 +38,7 @@ from hds.archive.services import (
 )
 from hds.archive.storage import reader
 from hds.archive.ziplayout import parse_range_header
+from hds.dicom import rendering
 from hds.keys.keyring import load_keyring
 
 PAGE_SIZE = 20

@@ -3,7 +3,7 @@
 Building an instance's metadata means decrypting the start of its blob, parsing the header with
 pydicom and converting every element (about 1 ms per instance), which made a viewer wait for
 its series' metadata before the first image. Ingest stores the template
-(``hds.dicomweb.template``) as ``Item.dicom_json_ct``, sealed with the study's metadata key and
+(``hds.dicom.template``) as ``Item.dicom_json_ct``, sealed with the study's metadata key and
 bound to the item (its own AAD, so it cannot pass for ``meta_ct`` or for another item); a
 metadata request that finds none (instances stored before, a header too big, a row tampered
 with) builds it from the blob and stores it for the next request.
@@ -17,8 +17,8 @@ from __future__ import annotations
 from hds.archive.keys import OpenStudy
 from hds.archive.models import Item
 from hds.archive.services import seal_dicom_json
-from hds.dicomweb.dicomjson import JsonDict
-from hds.dicomweb.template import BULK_PREFIX, encode_template
+from hds.dicom.dicomjson import JsonDict
+from hds.dicom.template import BULK_PREFIX, encode_template
 
 
 def seal_templates(opened: OpenStudy, pairs: list[tuple[Item, JsonDict]]) -> None:

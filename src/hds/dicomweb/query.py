@@ -28,7 +28,7 @@ from django.http import QueryDict
 from django.utils.translation import gettext as _
 from pydicom.datadict import dictionary_keyword, keyword_for_tag, tag_for_keyword
 
-from hds.dicomweb.dicomjson import JsonDict, element, tag_key
+from hds.dicom.dicomjson import JsonDict, element, tag_key
 
 Record = dict[str, list[Any]]
 T = TypeVar("T")

@@ -19,27 +19,28 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from pydicom.dataset import Dataset
 
-from hds.archive import rendering
 from hds.archive.models import Item
 from hds.archive.selectors import catalogue
 from hds.archive.services import isolated, read_dicom_json, read_item_meta
 from hds.archive.storage import reader
 from hds.core.errors import NotFound
 from hds.core.spool import Spool
-from hds.dicomweb import metacache
-from hds.dicomweb import query as qido
-from hds.dicomweb.access import (
-    Instance,
-    StudyAccess,
-    access_instance_by_uid,
-    access_study_by_uid,
-    holding_by_uid,
-    list_instances,
+from hds.crypto.blobfile import BlobFile
+from hds.dicom import rendering
+from hds.dicom.dicomjson import BINARY_VRS, JsonDict, element
+from hds.dicom.frames import (
+    PIXEL_TAGS,
+    FrameError,
+    Header,
+    can_decode_frames,
+    can_transcode,
+    decode_frame,
+    header_from_locator,
+    iter_frames,
+    read_header,
+    transcode,
 )
-from hds.dicomweb.auth import Caller, dicomweb_view, error
-from hds.dicomweb.blobfile import BlobFile
-from hds.dicomweb.dicomjson import BINARY_VRS, JsonDict, element
-from hds.dicomweb.media import (
+from hds.dicom.media import (
     DICOM,
     DICOM_JSON,
     EXPLICIT_VR_LITTLE_ENDIAN,
@@ -53,6 +54,18 @@ from hds.dicomweb.media import (
     parse_accept,
     parse_media_range,
 )
+from hds.dicom.template import instance_template
+from hds.dicomweb import metacache
+from hds.dicomweb import query as qido
+from hds.dicomweb.access import (
+    Instance,
+    StudyAccess,
+    access_instance_by_uid,
+    access_study_by_uid,
+    holding_by_uid,
+    list_instances,
+)
+from hds.dicomweb.auth import Caller, dicomweb_view, error
 from hds.dicomweb.multipart import (
     MultipartError,
     body_length,
@@ -61,20 +74,7 @@ from hds.dicomweb.multipart import (
     iter_streamed_parts,
     new_boundary,
 )
-from hds.dicomweb.pixels import (
-    PIXEL_TAGS,
-    FrameError,
-    Header,
-    can_decode_frames,
-    can_transcode,
-    decode_frame,
-    header_from_locator,
-    iter_frames,
-    read_header,
-    transcode,
-)
 from hds.dicomweb.stow import StowResult, store_parts
-from hds.dicomweb.template import instance_template
 
 MAX_FRAMES_PER_REQUEST: Final = 10_000
 

@@ -1,6 +1,7 @@
 """Reading stored instances for WADO-RS: the header, single frames, and a transcoded copy.
 
-The header is parsed from the encrypted blob through ``BlobFile`` up to the pixel data, whose
+The header is parsed from a ``SourceFile`` (the encrypted blob through
+``hds.crypto.blobfile.BlobFile``, or ``MemoryFile`` at ingest) up to the pixel data, whose
 position is remembered: a native frame is then one ranged read, a compressed frame is found
 through the Basic (or Extended) Offset Table. Only a deflated file is read whole.
 """
@@ -11,7 +12,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Any, Final
+from typing import Any, BinaryIO, Final, Protocol
 
 import numpy as np
 from pydicom import dcmread
@@ -22,14 +23,44 @@ from pydicom.pixels.utils import pixel_array
 from pydicom.tag import BaseTag
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
-from hds.archive.rendering import can_decode
-from hds.dicomweb.blobfile import BlobFile, MemoryFile
-from hds.dicomweb.media import (
+from hds.dicom.decode import can_decode
+from hds.dicom.media import (
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
     EXPLICIT_VR_BIG_ENDIAN,
     IMPLICIT_VR_LITTLE_ENDIAN,
     is_encapsulated,
 )
+
+
+class SourceFile(Protocol):
+    """What frame reading needs of a stored file: ``read``/``seek``/``tell``, its size and
+    itself typed as the binary file pydicom's signatures ask for. The caller opens it (this
+    package never reads the blob store)."""
+
+    @property
+    def size(self) -> int: ...
+
+    def as_binary_io(self) -> BinaryIO: ...
+
+    def tell(self) -> int: ...
+
+    def seek(self, offset: int, whence: int = ..., /) -> int: ...
+
+    def read(self, size: int | None = ..., /) -> bytes: ...
+
+
+class MemoryFile(BytesIO):
+    """A whole file in memory as a ``SourceFile`` (ingest has the plaintext at hand)."""
+
+    @property
+    def size(self) -> int:
+        """Bytes in the file."""
+        return len(self.getbuffer())
+
+    def as_binary_io(self) -> BinaryIO:
+        """This object as a binary file."""
+        return self
+
 
 PIXEL_TAGS: Final = {0x7FE00010: "OW", 0x7FE00008: "OF", 0x7FE00009: "OD"}
 _LONG_LENGTH_VRS: Final = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR"})
@@ -80,7 +111,7 @@ class Header:
             return 1
 
 
-def read_header(file: BlobFile | MemoryFile) -> Header:
+def read_header(file: SourceFile) -> Header:
     """Parse the instance up to its pixel data (which stays undecrypted)."""
     found: list[tuple[int, str | None, int]] = []
 
@@ -162,7 +193,7 @@ def pixel_locator(ds: Dataset) -> dict[str, Any] | None:
     }
 
 
-def header_from_locator(file: BlobFile | MemoryFile, locator: Any) -> Header | None:
+def header_from_locator(file: SourceFile, locator: Any) -> Header | None:
     """The frame-reading part of a ``Header`` from a recorded ``pixel_locator``, without
     parsing; None when there is none or the stored file does not have the pixel data element
     exactly there (then the caller parses)."""
@@ -219,7 +250,7 @@ def _swap_width(header: Header) -> int:
     return max(1, bits // 8)
 
 
-def _read_exact(file: BlobFile, start: int, end: int) -> bytes:
+def _read_exact(file: SourceFile, start: int, end: int) -> bytes:
     file.seek(start)
     data = file.read(end - start)
     if len(data) != end - start:
@@ -227,7 +258,7 @@ def _read_exact(file: BlobFile, start: int, end: int) -> bytes:
     return data
 
 
-def _native_frame(file: BlobFile, header: Header, index: int) -> bytes:
+def _native_frame(file: SourceFile, header: Header, index: int) -> bytes:
     pixel = header.pixel
     assert pixel is not None
     frame_bits = _native_frame_bits(header.dataset)
@@ -257,12 +288,12 @@ def _native_frame(file: BlobFile, header: Header, index: int) -> bytes:
     return swapped[lead : lead + end - first]
 
 
-def _whole_dataset(file: BlobFile) -> Dataset:
+def _whole_dataset(file: SourceFile) -> Dataset:
     file.seek(0)
     return dcmread(BytesIO(file.read()), force=True)
 
 
-def stored_frame(file: BlobFile, header: Header, index: int) -> bytes:
+def stored_frame(file: SourceFile, header: Header, index: int) -> bytes:
     """Frame ``index`` (0-based) as stored: compressed frames as-is, native ones little endian."""
     if header.pixel is None:
         raise FrameError("no pixel data")
@@ -323,7 +354,7 @@ Decoder = Callable[[bytes, Dataset], bytes]
 
 
 def iter_frames(
-    file: BlobFile, header: Header, indices: list[int], *, decode: Decoder | None
+    file: SourceFile, header: Header, indices: list[int], *, decode: Decoder | None
 ) -> Iterator[bytes]:
     """The requested frames (0-based), as stored, or decoded by ``decode`` (``decode_frame``
     run where it is safe to; it raises ``FrameError`` for a frame it cannot decode)."""

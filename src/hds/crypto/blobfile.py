@@ -7,7 +7,6 @@ pixel data that is never read is never decrypted.
 
 from __future__ import annotations
 
-import io
 import os
 from typing import BinaryIO, cast
 
@@ -91,16 +90,3 @@ class BlobFile:
 
     def close(self) -> None:
         """Nothing to release; the reader holds no open handle."""
-
-
-class MemoryFile(io.BytesIO):
-    """A whole file in memory with ``BlobFile``'s interface (ingest has the plaintext at hand)."""
-
-    @property
-    def size(self) -> int:
-        """Bytes in the file."""
-        return len(self.getbuffer())
-
-    def as_binary_io(self) -> BinaryIO:
-        """This object as a binary file."""
-        return self

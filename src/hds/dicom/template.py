@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 from typing import Final
 
-from hds.dicomweb.blobfile import MemoryFile
-from hds.dicomweb.dicomjson import JsonDict, element, metadata, tag_key
-from hds.dicomweb.pixels import Header, read_header
+from hds.dicom.dicomjson import JsonDict, element, metadata, tag_key
+from hds.dicom.frames import Header, MemoryFile, read_header
 
 BULK_PREFIX: Final = "bulkdata/"
 MAX_TEMPLATE_BYTES: Final = 256 * 1024  # bigger headers (rare) are parsed at each request
