@@ -28,9 +28,9 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 
 from hds.accounts.services import unlock_master_secret
+from hds.archive.itemrecords import open_item_record
 from hds.archive.keys import open_study
 from hds.archive.models import Item, Study
-from hds.archive.services import read_item_meta
 from tests.archive.factories import ct_slice
 from tests.conftest import Persona
 from tests.dicomweb.conftest import STOW_CONTENT_TYPE, TokenPersona, multipart_body, token_for
@@ -298,7 +298,7 @@ def _stored_items(token: TokenPersona) -> dict[str, tuple[dict[str, Any], Item]]
     for study in Study.objects.all():
         opened = open_study(study, account, ams)
         for item in Item.objects.filter(study=study, kind=Item.Kind.INSTANCE):
-            meta = read_item_meta(opened, item)
+            meta = open_item_record(opened, item).encode()
             out[meta["name"]] = (meta, item)
     return out
 

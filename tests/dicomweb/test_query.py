@@ -13,6 +13,7 @@ from hds.dicom.media import (
     choose_instance,
     parse_accept,
 )
+from hds.dicom.record import ItemRecord
 from hds.dicomweb import query as qido
 
 SUMMARY = {
@@ -95,7 +96,10 @@ def test_series_and_instance_matching() -> None:
     assert not _matches("SeriesNumber=3", series, qido.Level.SERIES)
     assert _matches("Modality=CT&SeriesDescription=ax*", series, qido.Level.SERIES)
     instance = qido.instance_record(
-        series, {"sop_uid": "1.2.3.4.5", "instance_number": 7.0, "rows": 512.0, "frames": 1}
+        series,
+        ItemRecord.decode(
+            {"v": 1, "sop_uid": "1.2.3.4.5", "instance_number": 7.0, "rows": 512.0, "frames": 1}
+        ),
     )
     assert _matches("InstanceNumber=7&Rows=512", instance, qido.Level.INSTANCE)
     assert _matches("SOPInstanceUID=1.2.3.4.5", instance, qido.Level.INSTANCE)

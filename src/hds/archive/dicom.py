@@ -14,7 +14,6 @@ import math
 import threading
 from collections.abc import Iterator
 from io import BytesIO
-from typing import Any
 
 import pydicom
 from django.utils.translation import gettext as _
@@ -108,7 +107,7 @@ def _check(ds: Dataset) -> None:
 
 def _transfer_syntax(ds: Dataset) -> UID | None:
     file_meta = getattr(ds, "file_meta", None)
-    value = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    value = getattr(file_meta, "TransferSyntaxUID", None) if file_meta is not None else None
     return UID(str(value)) if value else None
 
 
@@ -166,37 +165,3 @@ def native_pixel_bytes(ds: Dataset) -> int | None:
     if bits == 1:
         return math.ceil(rows * cols * samples * frames / 8)
     return rows * cols * samples * frames * math.ceil(bits / 8)
-
-
-def text(ds: Dataset, keyword: str) -> str:
-    """A tag's value as a plain string ('' when absent)."""
-    value: Any = ds.get(keyword, "")
-    if value is None:
-        return ""
-    if isinstance(value, pydicom.multival.MultiValue):
-        return "\\".join(str(v) for v in value)
-    return str(value).strip()
-
-
-def numbers(ds: Dataset, keyword: str) -> list[float]:
-    """All values of a numeric tag ([] when absent or when one is not a finite number)."""
-    value: Any = ds.get(keyword, None)
-    if value in (None, ""):
-        return []
-    values = list(value) if isinstance(value, pydicom.multival.MultiValue) else [value]
-    try:
-        out = [float(v) for v in values]
-    except (TypeError, ValueError):
-        return []
-    return out if all(math.isfinite(v) for v in out) else []
-
-
-def number(ds: Dataset, keyword: str) -> float | None:
-    """A numeric tag's first value, or None."""
-    value: Any = ds.get(keyword, None)
-    if isinstance(value, pydicom.multival.MultiValue):
-        value = value[0] if value else None
-    try:
-        return None if value in (None, "") else float(value)
-    except (TypeError, ValueError):
-        return None

@@ -25,6 +25,7 @@ from hds.archive.storage import reader
 from hds.archive.ziplayout import ZipEntry, ZipLayout
 from hds.crypto.blob import BlobReader
 from hds.dicom.dicomdir import DicomDirInstance, build_dicomdir, file_id_for
+from hds.dicom.record import ItemRecord
 
 
 def safe_name(text: str, fallback: str) -> str:
@@ -65,32 +66,31 @@ class StudyZip:
     etag: str
 
 
-def _dicomdir_entry(meta: dict[str, Any], file_id: tuple[str, ...]) -> DicomDirInstance:
-    def number(key: str) -> int | None:
-        value = meta.get(key)
+def _dicomdir_entry(record: ItemRecord, file_id: tuple[str, ...]) -> DicomDirInstance:
+    def whole(value: float | None) -> int | None:
         return None if value is None else int(value)
 
     return DicomDirInstance(
         file_id=file_id,
-        patient_id=meta.get("patient_id", ""),
-        patient_name=meta.get("patient_name", ""),
-        patient_birth_date=meta.get("birth_date", ""),
-        patient_sex=meta.get("sex", ""),
-        study_instance_uid=meta.get("study_uid", ""),
-        study_date=meta.get("study_date", ""),
-        study_time=meta.get("study_time", ""),
-        study_description=meta.get("description", ""),
-        accession_number=meta.get("accession", ""),
+        patient_id=record.patient_id,
+        patient_name=record.patient_name,
+        patient_birth_date=record.birth_date,
+        patient_sex=record.sex,
+        study_instance_uid=record.study_uid,
+        study_date=record.study_date,
+        study_time=record.study_time,
+        study_description=record.description,
+        accession_number=record.accession,
         study_id="",
-        referring_physician_name=meta.get("referring", ""),
-        series_instance_uid=meta["series_uid"],
-        modality=meta.get("modality", ""),
-        series_number=number("series_number"),
-        series_description=meta.get("series_description", ""),
-        sop_class_uid=meta.get("sop_class", ""),
-        sop_instance_uid=meta["sop_uid"],
-        transfer_syntax_uid=meta.get("ts", ""),
-        instance_number=number("instance_number"),
+        referring_physician_name=record.referring,
+        series_instance_uid=record.series_uid,
+        modality=record.modality,
+        series_number=whole(record.series_number),
+        series_description=record.series_description,
+        sop_class_uid=record.sop_class,
+        sop_instance_uid=record.sop_uid,
+        transfer_syntax_uid=record.ts,
+        instance_number=whole(record.instance_number),
     )
 
 
@@ -125,11 +125,11 @@ def plan_zip(studies: Sequence[tuple[OpenStudy, dict[str, Any]]], *, with_dicom:
                 f"{view.description or view.modality}",
                 f"Series {series_counter:03d}",
             )
-            for index, (item, meta) in enumerate(view.items, start=1):
+            for index, (item, record) in enumerate(view.items, start=1):
                 fingerprint.update(item.id.bytes)
                 modified = timezone.localtime(item.created_at)
-                for frame_no, (offset, length, crc) in enumerate(meta.get("jpeg") or [], start=1):
-                    suffix = f"-{frame_no:03d}" if len(meta["jpeg"]) > 1 else ""
+                for frame_no, (offset, length, crc) in enumerate(record.jpeg, start=1):
+                    suffix = f"-{frame_no:03d}" if len(record.jpeg) > 1 else ""
                     assert item.rendering is not None
                     entries.append(
                         ZipEntry(
@@ -146,20 +146,20 @@ def plan_zip(studies: Sequence[tuple[OpenStudy, dict[str, Any]]], *, with_dicom:
                         ZipEntry(
                             name="/".join(file_id),
                             size=item.size,
-                            crc32=int(meta["crc32"]),
+                            crc32=record.crc32,
                             modified=modified,
                             read=_slice_reader(readers, item.blob, 0),
                         )
                     )
-                    dicomdir_records.append(_dicomdir_entry(meta, file_id))
-        for item, meta in findings:
+                    dicomdir_records.append(_dicomdir_entry(record, file_id))
+        for item, finding in findings:
             fingerprint.update(item.id.bytes)
-            name = safe_name(str(meta.get("name", "finding")).removesuffix(".pdf"), "finding")
+            name = safe_name((finding.name or "finding").removesuffix(".pdf"), "finding")
             entries.append(
                 ZipEntry(
                     name=unique(f"{prefix}FINDINGS/{name}.pdf"),
                     size=item.size,
-                    crc32=int(meta["crc32"]),
+                    crc32=finding.crc32,
                     modified=timezone.localtime(item.created_at),
                     read=_slice_reader(readers, item.blob, 0),
                 )

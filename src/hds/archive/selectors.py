@@ -8,10 +8,12 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from hds.accounts.models import Account
+from hds.archive.itemrecords import open_item_record
 from hds.archive.keys import OpenStudy
 from hds.archive.models import Holding, Item
-from hds.archive.services import display_date, read_item_meta, read_summary, render_error_text
+from hds.archive.services import display_date, read_summary, render_error_text
 from hds.crypto.errors import InvalidCiphertext
+from hds.dicom.record import ItemRecord
 
 
 def study_title(summary: dict[str, Any]) -> str:
@@ -126,45 +128,45 @@ class SeriesView:
     number: float | None
     modality: str
     description: str
-    items: list[tuple[Item, dict[str, Any]]] = field(default_factory=list)
+    items: list[tuple[Item, ItemRecord]] = field(default_factory=list)
 
     @property
     def thumb_item(self) -> Item | None:
         """The middle instance that has a preview."""
-        with_preview = [item for item, meta in self.items if meta.get("jpeg")]
+        with_preview = [item for item, record in self.items if record.has_preview]
         return with_preview[len(with_preview) // 2] if with_preview else None
 
     @property
     def frame_count(self) -> int:
         """Images in the series (frames of multi-frame instances count each)."""
-        return sum(int(meta.get("frames") or 1) for _, meta in self.items)
+        return sum(record.frames for _, record in self.items)
 
     @property
     def render_errors(self) -> list[str]:
         """Why some instances have no preview."""
-        return sorted({render_error_text(m) for _, m in self.items if m.get("render_error")})
+        return sorted({render_error_text(r) for _, r in self.items if r.render_error})
 
 
-def study_contents(opened: OpenStudy) -> tuple[list[SeriesView], list[tuple[Item, dict[str, Any]]]]:
+def study_contents(opened: OpenStudy) -> tuple[list[SeriesView], list[tuple[Item, ItemRecord]]]:
     """A study's series (ordered by series number) and its findings."""
     series: dict[str, SeriesView] = {}
     findings = []
     for item in Item.objects.filter(study=opened.study).order_by("created_at"):
-        meta = read_item_meta(opened, item)
+        record = open_item_record(opened, item)
         if item.kind == Item.Kind.FINDING:
-            findings.append((item, meta))
+            findings.append((item, record))
             continue
         view = series.setdefault(
-            meta["series_uid"],
+            record.series_uid,
             SeriesView(
-                uid=meta["series_uid"],
-                number=meta.get("series_number"),
-                modality=meta.get("modality", ""),
-                description=meta.get("series_description", ""),
+                uid=record.series_uid,
+                number=record.series_number,
+                modality=record.modality,
+                description=record.series_description,
             ),
         )
-        view.items.append((item, meta))
+        view.items.append((item, record))
     for view in series.values():
-        view.items.sort(key=lambda pair: (pair[1].get("instance_number") or 0, pair[1]["sop_uid"]))
+        view.items.sort(key=lambda pair: (pair[1].instance_number or 0, pair[1].sop_uid))
     ordered = sorted(series.values(), key=lambda s: (s.number is None, s.number or 0, s.uid))
     return ordered, findings

@@ -13,7 +13,6 @@ import functools
 import hashlib
 import json
 import logging
-import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,8 +30,9 @@ from django.utils.translation import gettext as _
 from pydicom.dataset import Dataset
 
 from hds.accounts.models import Account
-from hds.archive.dicom import number, numbers, read_dataset, refusing_unreadable, text
+from hds.archive.dicom import read_dataset, refusing_unreadable
 from hds.archive.errors import IngestError, QuotaExceeded, StudyLocked
+from hds.archive.itemrecords import seal_item_record
 from hds.archive.keys import OpenStudy, grant_study, open_study
 from hds.archive.models import Blob, Grant, Holding, Item, Study
 from hds.archive.sandbox import (
@@ -58,7 +58,7 @@ from hds.crypto.records import (
     seal_record,
 )
 from hds.dicom import rendering
-from hds.dicom.frames import pixel_locator
+from hds.dicom.record import ItemRecord
 from hds.dicom.template import template_of_file
 
 logger = logging.getLogger(__name__)
@@ -86,10 +86,6 @@ def _summary_aad(holding_account_id: object, study_id: object) -> bytes:
     return f"hds/v1/summary|{holding_account_id}|{study_id}".encode()
 
 
-def _item_aad(item_id: object) -> bytes:
-    return f"hds/v1/item|{item_id}".encode()
-
-
 def read_summary(holding: Holding, ams: bytes) -> dict[str, Any]:
     """Open a holding's summary with the account's catalogue key."""
     raw = open_record(
@@ -106,20 +102,6 @@ def _seal_summary(holding: Holding, ams: bytes, summary: dict[str, Any]) -> None
         account_catalog_key(ams),
         json.dumps(summary, separators=(",", ":")).encode(),
         _summary_aad(holding.account_id, holding.study_id),
-    )
-
-
-def read_item_meta(opened: OpenStudy, item: Item) -> dict[str, Any]:
-    """Open an item's record with the study's metadata key."""
-    data: dict[str, Any] = json.loads(
-        open_record(opened.meta_key, bytes(item.meta_ct), _item_aad(item.id))
-    )
-    return data
-
-
-def _seal_item(opened: OpenStudy, item: Item, meta: dict[str, Any]) -> None:
-    item.meta_ct = seal_record(
-        opened.meta_key, json.dumps(meta, separators=(",", ":")).encode(), _item_aad(item.id)
     )
 
 
@@ -178,19 +160,20 @@ def _quota_message(missing: int) -> str:
 # ----------------------------------------------------------------------------------- ingest
 
 
-def _patient_summary(ds: Dataset) -> dict[str, Any]:
+def _patient_summary(record: ItemRecord) -> dict[str, Any]:
+    """The patient and study fields of a new study's summary, as its first instance names them."""
     return {
-        "patient_name": text(ds, "PatientName"),
-        "patient_id": text(ds, "PatientID"),
-        "birth_date": text(ds, "PatientBirthDate"),
-        "sex": text(ds, "PatientSex"),
-        "study_uid": text(ds, "StudyInstanceUID"),
-        "study_date": text(ds, "StudyDate"),
-        "study_time": text(ds, "StudyTime"),
-        "description": text(ds, "StudyDescription"),
-        "accession": text(ds, "AccessionNumber"),
-        "referring": text(ds, "ReferringPhysicianName"),
-        "institution": text(ds, "InstitutionName"),
+        "patient_name": record.patient_name,
+        "patient_id": record.patient_id,
+        "birth_date": record.birth_date,
+        "sex": record.sex,
+        "study_uid": record.study_uid,
+        "study_date": record.study_date,
+        "study_time": record.study_time,
+        "description": record.description,
+        "accession": record.accession,
+        "referring": record.referring,
+        "institution": record.institution,
     }
 
 
@@ -208,8 +191,8 @@ def _new_study(
     return OpenStudy(study=study, dek=dek)
 
 
-def _study_for_dataset(account: Account, ams: bytes, ds: Dataset) -> OpenStudy:
-    index = blind_index(account_index_key(ams), text(ds, "StudyInstanceUID"))
+def _study_for_record(account: Account, ams: bytes, record: ItemRecord) -> OpenStudy:
+    index = blind_index(account_index_key(ams), record.study_uid)
     holding = (
         Holding.objects.filter(account=account, study_index=index).select_related("study").first()
     )
@@ -218,7 +201,7 @@ def _study_for_dataset(account: Account, ams: bytes, ds: Dataset) -> OpenStudy:
     summary = {
         "v": 1,
         "kind": "imaging",
-        **_patient_summary(ds),
+        **_patient_summary(record),
         "modalities": [],
         "series": {},
         "instances": 0,
@@ -232,36 +215,6 @@ def _study_for_dataset(account: Account, ams: bytes, ds: Dataset) -> OpenStudy:
         # A parallel upload of the same study created it first: use that one.
         holding = Holding.objects.select_related("study").get(account=account, study_index=index)
         return open_study(holding.study, account, ams)
-
-
-def _instance_meta(ds: Dataset, data: bytes, name: str) -> dict[str, Any]:
-    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-    return {
-        "v": 1,
-        "name": name,
-        "sop_uid": text(ds, "SOPInstanceUID"),
-        "sop_class": text(ds, "SOPClassUID"),
-        "ts": str(ts or ""),
-        "series_uid": text(ds, "SeriesInstanceUID"),
-        "modality": text(ds, "Modality"),
-        "series_number": number(ds, "SeriesNumber"),
-        "series_description": text(ds, "SeriesDescription"),
-        "instance_number": number(ds, "InstanceNumber"),
-        "slice_location": number(ds, "SliceLocation"),
-        # The viewer's stack order (hds.viewer.stack): [] when the file has none.
-        "position": numbers(ds, "ImagePositionPatient"),
-        "orientation": numbers(ds, "ImageOrientationPatient"),
-        # Frame requests read native frames from here without parsing (hds.dicom.frames).
-        "pixel": pixel_locator(ds),
-        "rows": number(ds, "Rows"),
-        "columns": number(ds, "Columns"),
-        "frames": int(number(ds, "NumberOfFrames") or 1),
-        "pixel_spacing": [float(v) for v in ds.get("PixelSpacing", []) or []],
-        "body_part": text(ds, "BodyPartExamined"),
-        **_patient_summary(ds),
-        "size": len(data),
-        "crc32": zlib.crc32(data),
-    }
 
 
 def _render_limits(workers: int) -> Limits:
@@ -324,11 +277,13 @@ def isolated(function: Callable[..., T], *args: Any) -> T:
     return pool.call(function, *args)
 
 
-def _render(ds: Dataset, data: bytes) -> tuple[list[bytes], dict[str, Any], bytes | None]:
-    """The preview frames, what the item record says about them, and the instance's DICOM
-    JSON template (``hds.dicom.template``; made in the render worker when there is one)."""
+def _render(
+    ds: Dataset, data: bytes, record: ItemRecord
+) -> tuple[list[bytes], ItemRecord, bytes | None]:
+    """The preview frames, the item record with what it says about them, and the instance's
+    DICOM JSON template (``hds.dicom.template``; made in the render worker when there is one)."""
     if "PixelData" not in ds:
-        return [], {"render_error": None, "jpeg": []}, template_of_file(data)
+        return [], record, template_of_file(data)
     pool = render_pool()
     try:
         if pool is None:
@@ -339,51 +294,41 @@ def _render(ds: Dataset, data: bytes) -> tuple[list[bytes], dict[str, Any], byte
             template = prepared.template
             result = prepared.rendering()
     except rendering.RenderError as exc:
-        failure = {"render_error": exc.reason, "render_error_params": exc.params, "jpeg": []}
-        return [], failure, template
-    offsets, position = [], 0
-    for frame in result.frames:
-        offsets.append([position, len(frame), zlib.crc32(frame)])
-        position += len(frame)
-    info = {
-        "render_error": None,
-        "jpeg": offsets,
-        "jpeg_width": result.width,
-        "jpeg_height": result.height,
-        "window": [result.window_center, result.window_width],
-    }
-    return result.frames, info, template
+        return [], record.with_render_error(exc.reason, exc.params), template
+    window = (result.window_center, result.window_width)
+    record = record.with_preview(result.frames, result.width, result.height, window)
+    return result.frames, record, template
 
 
-def render_error_text(meta: dict[str, Any]) -> str:
+def render_error_text(record: ItemRecord) -> str:
     """Why an instance has no preview, in the active language ("" if it has one)."""
-    reason = meta.get("render_error")
+    reason = record.render_error
     if not reason:
         return ""
-    params = meta.get("render_error_params") or {}
+    params = dict(record.render_error_params)
     try:
         return _(str(reason)) % params if params else _(str(reason))
     except (KeyError, TypeError, ValueError):
         return str(reason)
 
 
-def _merge_instance(summary: dict[str, Any], meta: dict[str, Any], item: Item) -> None:
+def _merge_instance(summary: dict[str, Any], record: ItemRecord, item: Item) -> None:
     series = summary.setdefault("series", {})
     entry = series.setdefault(
-        meta["series_uid"],
+        record.series_uid,
         {
             "n": 0,
-            "modality": meta["modality"],
-            "number": meta["series_number"],
-            "description": meta["series_description"],
+            "modality": record.modality,
+            "number": record.series_number,
+            "description": record.series_description,
         },
     )
     entry["n"] += 1
     summary["instances"] = int(summary.get("instances", 0)) + 1
-    summary["images"] = int(summary.get("images", 0)) + int(meta.get("frames") or 1)
-    if meta["modality"] and meta["modality"] not in summary.setdefault("modalities", []):
-        summary["modalities"].append(meta["modality"])
-    if summary.get("thumb") is None and meta.get("jpeg"):
+    summary["images"] = int(summary.get("images", 0)) + record.frames
+    if record.modality and record.modality not in summary.setdefault("modalities", []):
+        summary["modalities"].append(record.modality)
+    if summary.get("thumb") is None and record.has_preview:
         summary["thumb"] = str(item.id)
 
 
@@ -394,7 +339,7 @@ def _store_finding(
     *,
     dedupe: str,
     data: bytes,
-    meta: dict[str, Any],
+    record: ItemRecord,
 ) -> Literal["stored", "duplicate"]:
     """Store one PDF finding: blob first, then its rows in one transaction."""
     if Item.objects.filter(study=opened.study, dedupe_index=dedupe).exists():
@@ -413,7 +358,7 @@ def _store_finding(
                 blob=blob,
                 size=len(data),
             )
-            _seal_item(opened, item, meta)
+            seal_item_record(opened, item, record)
             item.save()
             summary = read_summary(holding, ams)
             summary["findings"] = int(summary.get("findings", 0)) + 1
@@ -469,7 +414,7 @@ class _Prepared:
     size: int
     opened: OpenStudy
     dedupe: str
-    meta: dict[str, Any]
+    record: ItemRecord
     blob: Blob | None = None
     rendering: Blob | None = None
     template: bytes | None = None  # DICOM JSON template, sealed into the item at commit
@@ -515,12 +460,12 @@ def ingest_files(
                 try:
                     ds = read_dataset(data)
                     with refusing_unreadable():  # every value ingest reads, before any write
-                        meta = _instance_meta(ds, data, name)
-                    study_uid = meta["study_uid"]
+                        record = ItemRecord.from_dataset(ds, data, name)
+                    study_uid = record.study_uid
                     opened = studies.get(study_uid)
                     if opened is None:
-                        opened = studies[study_uid] = _study_for_dataset(account, ams, ds)
-                    dedupe = blind_index(opened.index_key, meta["sop_uid"])
+                        opened = studies[study_uid] = _study_for_record(account, ams, record)
+                    dedupe = blind_index(opened.index_key, record.sop_uid)
                     if (opened.study.id, dedupe) in seen or Item.objects.filter(
                         study=opened.study, dedupe_index=dedupe
                     ).exists():
@@ -531,7 +476,7 @@ def ingest_files(
                     continue
                 seen.add((opened.study.id, dedupe))
                 reserved += len(data)
-                prepared = _Prepared(position, name, len(data), opened, dedupe, meta)
+                prepared = _Prepared(position, name, len(data), opened, dedupe, record)
                 inflight.append((prepared, pool.submit(_render_and_write, prepared, ds, data)))
                 del ds
                 while len(inflight) > 2 * _INGEST_THREADS:
@@ -553,9 +498,8 @@ def ingest_files(
 
 
 def _render_and_write(prepared: _Prepared, ds: Dataset, data: bytes) -> tuple[Blob, Blob | None]:
-    """Render the instance (into ``prepared.meta``) and write its encrypted blobs."""
-    frames, render_info, prepared.template = _render(ds, data)
-    prepared.meta.update(render_info)
+    """Render the instance (into ``prepared.record``) and write its encrypted blobs."""
+    frames, prepared.record, prepared.template = _render(ds, data, prepared.record)
     blob = write_blob(prepared.opened, BlobKind.INSTANCE, [data])
     try:
         rendered = write_blob(prepared.opened, BlobKind.RENDERING, frames) if frames else None
@@ -575,9 +519,9 @@ def _quota_result(name: str, missing: int) -> IngestResult:
 
 def _stored(prepared: _Prepared) -> IngestResult:
     message = _("Stored.")
-    if prepared.meta.get("render_error"):
+    if prepared.record.render_error:
         message = _("Stored, but no preview: %(reason)s") % {
-            "reason": render_error_text(prepared.meta)
+            "reason": render_error_text(prepared.record)
         }
     return IngestResult(prepared.name, "stored", message, prepared.opened.study.id)
 
@@ -613,10 +557,10 @@ def _commit_instances(account: Account, ams: bytes, batch: list[_Prepared]) -> l
                     rendering=p.rendering,
                     size=p.size,
                 )
-                _seal_item(opened, item, p.meta)
+                seal_item_record(opened, item, p.record)
                 if p.template is not None:
                     seal_dicom_json(opened, item, p.template)
-                _merge_instance(summary, p.meta, item)
+                _merge_instance(summary, p.record, item)
                 items.append(item)
             Item.objects.bulk_create(items)
             _seal_summary(holding, ams, summary)
@@ -663,8 +607,8 @@ def _ingest_finding(
         with transaction.atomic():
             opened = _new_study(account, ams, kind=Study.Kind.DOCUMENT, index="", summary=summary)
     dedupe = blind_index(opened.index_key, "pdf:" + hashlib.sha256(data).hexdigest())
-    meta = {"v": 1, "name": safe_name, "size": len(data), "crc32": zlib.crc32(data)}
-    status = _store_finding(account, ams, opened, dedupe=dedupe, data=data, meta=meta)
+    record = ItemRecord.finding(safe_name, data)
+    status = _store_finding(account, ams, opened, dedupe=dedupe, data=data, record=record)
     if status == "duplicate":
         return _duplicate(name, opened)
     return IngestResult(name, "stored", _("Stored."), opened.study.id)

@@ -19,6 +19,7 @@ from hds.accounts.models import Account
 from hds.accounts.views import unlocked_required
 from hds.archive.access import open_study_for_request
 from hds.archive.download import StudyZip, plan_zip
+from hds.archive.itemrecords import open_item_record
 from hds.archive.keys import OpenStudy
 from hds.archive.models import Item
 from hds.archive.selectors import (
@@ -32,7 +33,6 @@ from hds.archive.services import (
     delete_study_for,
     display_date,
     isolated,
-    read_item_meta,
     read_summary,
     used_bytes,
 )
@@ -121,10 +121,10 @@ def thumbnail(request: HttpRequest, study_id: str, item_id: str) -> HttpResponse
     """A small preview of an instance's first frame."""
     opened = _open(request, study_id)
     item = _item(opened, item_id)
-    meta = read_item_meta(opened, item)
-    if item.rendering is None or not meta.get("jpeg"):
+    record = open_item_record(opened, item)
+    if item.rendering is None or not record.jpeg:
         raise Http404
-    offset, length, _crc = meta["jpeg"][0]
+    offset, length, _crc = record.jpeg[0]
     jpeg = reader(opened, item.rendering).read_range(offset, offset + length)
     try:
         return HttpResponse(isolated(rendering.make_thumbnail, jpeg), content_type="image/jpeg")
@@ -138,8 +138,7 @@ def frame(request: HttpRequest, study_id: str, item_id: str, number: int) -> Htt
     """The JPEG rendering of one frame of an instance (1-based frame number)."""
     opened = _open(request, study_id)
     item = _item(opened, item_id)
-    meta = read_item_meta(opened, item)
-    frames = meta.get("jpeg") or []
+    frames = open_item_record(opened, item).jpeg
     if item.rendering is None or not 1 <= number <= len(frames):
         raise Http404
     offset, length, _crc = frames[number - 1]

@@ -39,7 +39,7 @@ def can_decode(transfer_syntax_uid: str) -> bool:
 
 def transfer_syntax(ds: Dataset) -> UID:
     file_meta = getattr(ds, "file_meta", None)
-    value = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    value = getattr(file_meta, "TransferSyntaxUID", None) if file_meta is not None else None
     if value:
         return UID(str(value))
     # No file meta (e.g. a dataset received over the network): it is native, and the

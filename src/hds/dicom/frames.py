@@ -123,7 +123,7 @@ def read_header(file: SourceFile) -> Header:
 
     file.seek(0)
     dataset = read_partial(file.as_binary_io(), stop_when=at_pixel_data, force=True)
-    transfer_syntax = str(dataset.file_meta.get("TransferSyntaxUID", "") or "")
+    transfer_syntax = str(getattr(dataset.file_meta, "TransferSyntaxUID", "") or "")
     if not transfer_syntax:
         is_implicit, is_little = dataset.original_encoding
         transfer_syntax = IMPLICIT_VR_LITTLE_ENDIAN if is_implicit else EXPLICIT_VR_BIG_ENDIAN
@@ -163,7 +163,7 @@ def pixel_locator(ds: Dataset) -> dict[str, Any] | None:
     """At ingest, for a file parsed from its stored bytes: where its native little endian pixel
     data is and what frames it holds (None for other files: they are parsed when read)."""
     file_meta = getattr(ds, "file_meta", None)
-    ts = str(file_meta.get("TransferSyntaxUID", "") or "") if file_meta is not None else ""
+    ts = str(getattr(file_meta, "TransferSyntaxUID", "") or "") if file_meta is not None else ""
     if ts not in _LOCATABLE or "PixelData" not in ds:
         return None
     element = ds["PixelData"]
@@ -378,7 +378,7 @@ def transcode(data: bytes) -> bytes:
     """A Part-10 file re-encoded as Explicit VR Little Endian (decompressed if need be). This
     decodes a stored file: it runs in a render worker (``hds.archive.services.isolated``)."""
     ds = dcmread(BytesIO(data), force=True)
-    if is_encapsulated(str(ds.file_meta.get("TransferSyntaxUID", ""))):
+    if is_encapsulated(str(getattr(ds.file_meta, "TransferSyntaxUID", ""))):
         ds.decompress()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     out = BytesIO()

@@ -76,3 +76,37 @@ def signed16(value: int) -> int:
 def lut_first_mapped(value: int, ds: Dataset) -> int:
     # PS3.3 C.11.1.1.1: the first mapped value is SS when the pixels are signed.
     return signed16(value) if ds.get("PixelRepresentation") == 1 else value
+
+
+def dataset_text(ds: Dataset, keyword: str) -> str:
+    """A tag's value as a plain string ('' when absent)."""
+    value: Any = ds.get(keyword, "")
+    if value is None:
+        return ""
+    if isinstance(value, MultiValue):
+        return "\\".join(str(v) for v in value)
+    return str(value).strip()
+
+
+def dataset_numbers(ds: Dataset, keyword: str) -> list[float]:
+    """All values of a numeric tag ([] when absent or when one is not a finite number)."""
+    value: Any = ds.get(keyword, None)
+    if value in (None, ""):
+        return []
+    values = list(value) if isinstance(value, MultiValue) else [value]
+    try:
+        out = [float(v) for v in values]
+    except (TypeError, ValueError):
+        return []
+    return out if all(math.isfinite(v) for v in out) else []
+
+
+def dataset_number(ds: Dataset, keyword: str) -> float | None:
+    """A numeric tag's first value, or None."""
+    value: Any = ds.get(keyword, None)
+    if isinstance(value, MultiValue):
+        value = value[0] if value else None
+    try:
+        return None if value in (None, "") else float(value)
+    except (TypeError, ValueError):
+        return None

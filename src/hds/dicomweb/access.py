@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from hds.archive.errors import StudyLocked
+from hds.archive.itemrecords import open_item_record
 from hds.archive.keys import OpenStudy, open_study
 from hds.archive.models import Holding, Item, Study
-from hds.archive.services import read_item_meta, read_summary
+from hds.archive.services import read_summary
 from hds.core.errors import NotFound
 from hds.crypto.errors import InvalidCiphertext
 from hds.crypto.records import account_index_key, blind_index
+from hds.dicom.record import ItemRecord, JpegFrame
 from hds.dicomweb.auth import Caller
 
 # PS3.5 9.1: digits and dots, at most 64 characters.
@@ -35,37 +37,36 @@ class Instance:
     """An instance of an opened study and its decrypted item record."""
 
     item: Item
-    meta: dict[str, Any]
+    record: ItemRecord
 
     @property
     def sop_uid(self) -> str:
         """SOPInstanceUID."""
-        return str(self.meta.get("sop_uid", ""))
+        return self.record.sop_uid
 
     @property
     def series_uid(self) -> str:
         """SeriesInstanceUID."""
-        return str(self.meta.get("series_uid", ""))
+        return self.record.series_uid
 
     @property
     def transfer_syntax(self) -> str:
         """The transfer syntax it is stored in."""
-        return str(self.meta.get("ts", "")) or "1.2.840.10008.1.2.1"
+        return self.record.ts or "1.2.840.10008.1.2.1"
 
     @property
     def frame_count(self) -> int:
         """NumberOfFrames (1 when absent)."""
-        return int(self.meta.get("frames") or 1)
+        return self.record.frames
 
     @property
-    def jpeg_frames(self) -> list[list[int]]:
-        """[offset, length, crc] of each frame's JPEG in the rendering blob ([] if none)."""
-        frames = self.meta.get("jpeg") or []
-        return frames if self.item.rendering_id is not None else []
+    def jpeg_frames(self) -> tuple[JpegFrame, ...]:
+        """(offset, length, crc) of each frame's JPEG in the rendering blob (() if none)."""
+        return self.record.jpeg if self.item.rendering_id is not None else ()
 
     def sort_key(self) -> tuple[float, str]:
         """Instance number, then UID."""
-        return (float(self.meta.get("instance_number") or 0), self.sop_uid)
+        return (float(self.record.instance_number or 0), self.sop_uid)
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def list_instances(study: StudyAccess, series_uid: str | None = None) -> list[In
     items = Item.objects.filter(study=study.study, kind=Item.Kind.INSTANCE).select_related(
         "blob", "rendering"
     )
-    instances = [Instance(item, read_item_meta(study.opened, item)) for item in items]
+    instances = [Instance(item, open_item_record(study.opened, item)) for item in items]
     if series_uid is not None:
         instances = [i for i in instances if i.series_uid == series_uid]
         if not instances:
@@ -157,7 +158,7 @@ def access_instance_by_uid(study: StudyAccess, series_uid: str, sop_uid: str) ->
     )
     if item is None:
         raise NotFound("instance")
-    instance = Instance(item, read_item_meta(study.opened, item))
+    instance = Instance(item, open_item_record(study.opened, item))
     if instance.series_uid != series_uid or instance.sop_uid != sop_uid:
         raise NotFound("instance")
     return instance

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from pydicom.datadict import dictionary_keyword, keyword_for_tag, tag_for_keyword
 
 from hds.dicom.dicomjson import JsonDict, element, tag_key
+from hds.dicom.record import ItemRecord
 
 Record = dict[str, list[Any]]
 T = TypeVar("T")
@@ -364,22 +365,21 @@ def series_record(study: Record, series_uid: str, entry: dict[str, Any]) -> Reco
     }
 
 
-def instance_record(series: Record, meta: dict[str, Any]) -> Record:
+def instance_record(series: Record, record: ItemRecord) -> Record:
     """An instance's attributes (from its sealed item record) under its series'."""
 
-    def whole(key: str) -> list[Any]:
-        value = meta.get(key)
+    def whole(value: float | None) -> list[Any]:
         return [None if value is None else int(value)]
 
     return {
         **series,
-        "SOPClassUID": [meta.get("sop_class")],
-        "SOPInstanceUID": [meta.get("sop_uid")],
-        "InstanceNumber": whole("instance_number"),
-        "Rows": whole("rows"),
-        "Columns": whole("columns"),
-        "NumberOfFrames": whole("frames"),
-        "AvailableTransferSyntaxUID": [meta.get("ts")],
-        "BodyPartExamined": [meta.get("body_part")],
-        "SliceLocation": [meta.get("slice_location")],
+        "SOPClassUID": [record.sop_class],
+        "SOPInstanceUID": [record.sop_uid],
+        "InstanceNumber": whole(record.instance_number),
+        "Rows": whole(record.rows),
+        "Columns": whole(record.columns),
+        "NumberOfFrames": whole(record.frames),
+        "AvailableTransferSyntaxUID": [record.ts],
+        "BodyPartExamined": [record.body_part],
+        "SliceLocation": [record.slice_location],
     }

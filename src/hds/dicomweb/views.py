@@ -19,9 +19,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from pydicom.dataset import Dataset
 
+from hds.archive.itemrecords import open_item_record
 from hds.archive.models import Item
 from hds.archive.selectors import catalogue
-from hds.archive.services import isolated, read_dicom_json, read_item_meta
+from hds.archive.services import isolated, read_dicom_json
 from hds.archive.storage import reader
 from hds.core.errors import NotFound
 from hds.core.spool import Spool
@@ -242,7 +243,7 @@ def _instance_search(
                 series_record = wanted.get(found.series_uid)
                 if series_record is not None:
                     url = urls.instance(study_uid, found.series_uid, found.sop_uid)
-                    yield qido.instance_record(series_record, found.meta), url
+                    yield qido.instance_record(series_record, found.record), url
 
     return _search(request, qido.Level.INSTANCE, parent, results)
 
@@ -381,7 +382,7 @@ def _read_header(
     study: StudyAccess, instance: Instance, file: BlobFile | None = None
 ) -> tuple[BlobFile, Header]:
     file = file or BlobFile(reader(study.opened, instance.item.blob))
-    if int(instance.meta.get("frames") or 1) <= 1:
+    if instance.record.frames <= 1:
         return file, read_header(file)
     key = instance.item.blob_id
     header = _headers.get(key)
@@ -396,7 +397,7 @@ def _frame_header(study: StudyAccess, instance: Instance) -> tuple[BlobFile, Hea
     stored file agrees with it (no parse), else from ``_read_header``. Not a full header: only
     for reading pixel data."""
     file = BlobFile(reader(study.opened, instance.item.blob))
-    located = header_from_locator(file, instance.meta.get("pixel"))
+    located = header_from_locator(file, instance.record.pixel)
     return (file, located) if located is not None else _read_header(study, instance, file)
 
 
@@ -618,7 +619,7 @@ def study_thumbnail(request: HttpRequest, caller: Caller, study: str) -> HttpRes
     )
     if item is None:
         raise NotFound("rendering")
-    return _thumbnail(request, access, Instance(item, read_item_meta(access.opened, item)))
+    return _thumbnail(request, access, Instance(item, open_item_record(access.opened, item)))
 
 
 @dicomweb_view("GET")

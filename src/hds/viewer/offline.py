@@ -26,6 +26,7 @@ from django.urls import reverse
 
 from hds.archive.keys import OpenStudy
 from hds.archive.selectors import study_contents
+from hds.dicom.record import ItemRecord
 from hds.viewer.stack import first_image
 
 SHELL_CACHE_PREFIX = "hds-shell-"
@@ -113,9 +114,9 @@ def kept_cache_name(study_id: str) -> str:
     return f"{KEPT_CACHE_PREFIX}{study_id}"
 
 
-def preview_url(study_uid: str, series_uid: str, meta: dict[str, Any]) -> str:
+def preview_url(study_uid: str, series_uid: str, record: ItemRecord) -> str:
     """WADO-RS rendered frame 1 of an instance: the JPEG made at upload."""
-    return reverse("dicomweb:frames_rendered", args=[study_uid, series_uid, meta["sop_uid"], "1"])
+    return reverse("dicomweb:frames_rendered", args=[study_uid, series_uid, record.sop_uid, "1"])
 
 
 def viewer_requests(
@@ -155,16 +156,16 @@ def viewer_requests(
         first = first_image(view) if index == 0 else None
         if first is not None:
             requests.append(OfflineRequest(preview_url(study_uid, view.uid, first)))
-        for _item, meta in view.items:
-            if not meta.get("rows"):
+        for _item, record in view.items:
+            if not record.has_pixels:
                 continue  # no pixel data: dicom.js leaves the instance out of the stack
-            for frame in range(1, int(meta.get("frames") or 1) + 1):
+            for frame in range(1, record.frames + 1):
                 url = reverse(
-                    "dicomweb:frames", args=[study_uid, view.uid, meta["sop_uid"], str(frame)]
+                    "dicomweb:frames", args=[study_uid, view.uid, record.sop_uid, str(frame)]
                 )
                 requests.append(OfflineRequest(url, FRAME_ACCEPT))
     requests.extend(
         OfflineRequest(reverse("archive:finding", args=[study_id, item.id]))
-        for item, _meta in findings
+        for item, _record in findings
     )
     return requests

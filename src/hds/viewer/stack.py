@@ -12,45 +12,56 @@ since ingest recorded them (older ones have no preview).
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from hds.archive.models import Item
 from hds.archive.selectors import SeriesView
+from hds.dicom.record import ItemRecord
+
+# The record of an entry: an ``ItemRecord``, or its JSON form (golden vectors, tests).
+R = TypeVar("R", bound=ItemRecord | Mapping[str, Any])
 
 
-def _number(meta: dict[str, Any]) -> float:
+def _record(value: ItemRecord | Mapping[str, Any]) -> ItemRecord:
+    return value if isinstance(value, ItemRecord) else ItemRecord.decode(value)
+
+
+def _number(record: ItemRecord) -> float:
     """``Number(InstanceNumber) || 0``."""
-    value = meta.get("instance_number")
-    return float(value) if isinstance(value, int | float) and not math.isnan(value) else 0.0
+    value = record.instance_number
+    return float(value) if value is not None and not math.isnan(value) else 0.0
 
 
-def stack_order(items: list[tuple[Item, dict[str, Any]]]) -> list[tuple[Item, dict[str, Any]]]:
+def stack_order(items: Sequence[tuple[Item, R]]) -> list[tuple[Item, R]]:
     """The series' instances with pixel data in the viewer's order; ``[]`` when an item record
     predates the geometry fields (the order cannot be known without reading every file)."""
-    stack = [(item, meta) for item, meta in items if meta.get("rows") and meta.get("sop_uid")]
-    if any("position" not in meta or "orientation" not in meta for _item, meta in stack):
+    typed = [(entry, _record(entry[1])) for entry in items]
+    stack = [(entry, r) for entry, r in typed if r.has_pixels and r.sop_uid]
+    if any(not r.has_geometry_fields for _entry, r in stack):
         return []
-    stack.sort(key=lambda entry: (_number(entry[1]), str(entry[1]["sop_uid"])))
+    stack.sort(key=lambda pair: (_number(pair[1]), pair[1].sop_uid))
     with_geometry = all(
-        len(meta["position"]) == 3 and len(meta["orientation"]) == 6 for _item, meta in stack
+        len(r.position or ()) == 3 and len(r.orientation or ()) == 6 for _entry, r in stack
     )
     if not with_geometry or len(stack) < 2:
-        return sorted(stack, key=lambda entry: _number(entry[1]))
-    o = stack[0][1]["orientation"]
+        return [entry for entry, _r in sorted(stack, key=lambda pair: _number(pair[1]))]
+    o = stack[0][1].orientation or ()
     normal = (o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3])
 
-    def distance(meta: dict[str, Any]) -> float:
-        p = meta["position"]
+    def distance(record: ItemRecord) -> float:
+        p = record.position or ()
         return float(p[0] * normal[0] + p[1] * normal[1] + p[2] * normal[2])
 
-    return sorted(stack, key=lambda entry: (-distance(entry[1]), _number(entry[1])))
+    ordered = sorted(stack, key=lambda pair: (-distance(pair[1]), _number(pair[1])))
+    return [entry for entry, _r in ordered]
 
 
-def first_image(series: SeriesView) -> dict[str, Any] | None:
+def first_image(series: SeriesView) -> ItemRecord | None:
     """The item record of the instance the viewer opens the series on, if that instance has a
     JPEG preview (frame 1)."""
     stack = stack_order(series.items)
     if not stack:
         return None
-    item, meta = stack[0]
-    return meta if meta.get("jpeg") and item.rendering_id is not None else None
+    item, record = stack[0]
+    return record if record.has_preview and item.rendering_id is not None else None

@@ -114,10 +114,10 @@ def study(request: HttpRequest, study_id: str) -> HttpResponse:
         "studyDescription": str(summary.get("description", "")),
         "findings": [
             {
-                "name": str(meta.get("name", "")),
+                "name": finding.name,
                 "url": reverse("archive:finding", args=[study_id, item.id]),
             }
-            for item, meta in findings
+            for item, finding in findings
         ],
         "download": reverse("archive:download", args=[study_id]) + "?dicom=1",
         "labels": viewer_labels(),
