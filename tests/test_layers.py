@@ -86,3 +86,15 @@ def test_archive_never_imports_dicomweb_or_viewer() -> None:
         if module.split(".")[:2] in (["hds", "dicomweb"], ["hds", "viewer"])
     ]
     assert found == []
+
+
+def test_reads_never_import_writes() -> None:
+    """Reading and showing the archive imports nothing that changes it."""
+    readers = ["reads.py", "selectors.py", "display.py", "itemrecords.py"]
+    found = [
+        f"archive/{name}:{line}: {module}"
+        for name in readers
+        for line, module in imports_of(SRC / "archive" / name)
+        if module == "hds.archive.services"
+    ]
+    assert found == []

@@ -10,7 +10,8 @@ from hds.accounts.models import Account
 from hds.accounts.services import unlock_master_secret
 from hds.archive import services
 from hds.archive.models import Blob, Holding, Item
-from hds.archive.services import ingest_files, read_summary
+from hds.archive.reads import read_summary
+from hds.archive.services import ingest_files
 from hds.core.blobstore import BlobStoreError
 from tests.archive.conftest import blob_files
 from tests.archive.factories import ct_series

@@ -16,7 +16,7 @@ from hds.archive.models import Item
 from hds.archive.services import render_pool
 from hds.dicom import template
 from hds.dicom.frames import MemoryFile, header_from_locator, pixel_locator, read_header
-from hds.dicomweb import views
+from hds.dicomweb import retrieve
 from tests.archive.factories import ct_series
 from tests.dicomweb.conftest import (
     STOW_CONTENT_TYPE,
@@ -63,7 +63,7 @@ def _no_header_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object) -> None:
         raise AssertionError("the header was parsed although a template was stored")
 
-    monkeypatch.setattr(views, "_read_header", refuse)
+    monkeypatch.setattr(retrieve, "instance_header", refuse)
 
 
 @pytest.mark.parametrize("render_workers", [2, 0], ids=["render worker", "in process"])
@@ -172,7 +172,7 @@ def _count_header_reads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
         calls.append(file)
         return read_header(file)
 
-    monkeypatch.setattr(views, "read_header", counting)
+    monkeypatch.setattr(retrieve, "read_header", counting)
     return calls
 
 
@@ -230,7 +230,7 @@ def test_a_multi_frame_header_is_parsed_once_for_all_its_frames(
         assert client.get(_frame_url(data, 1), headers=headers).status_code == 200
     assert len(calls) == 3
     # After the time limit the header is read again.
-    monkeypatch.setattr(views._HeaderCache, "TTL_SECONDS", -1.0)
+    monkeypatch.setattr(retrieve.HeaderCache, "TTL_SECONDS", -1.0)
     assert _payload(client.get(_frame_url(loop, 2), headers=headers)) == stored[1]
     assert len(calls) == 4
 

@@ -23,8 +23,8 @@ from typing_extensions import override
 
 from hds.accounts.apitokens import check_token
 from hds.accounts.models import Account
-from hds.archive.access import access_study_by_id
 from hds.archive.errors import QuotaExceeded
+from hds.archive.reads import study_by_id
 from hds.archive.services import (
     IngestResult,
     check_quota,
@@ -168,7 +168,7 @@ def upload(
     attach_to = None
     if study:
         try:
-            attach_to = access_study_by_id(account, study).study
+            attach_to = study_by_id(account, study).study
         except NotFound:
             return Status(404, {"detail": _("Not found.")})
     names = [

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from hds.archive.keys import OpenStudy
 from hds.archive.models import Blob
-from hds.archive.selectors import study_contents
+from hds.archive.reads import study_contents
 from hds.archive.storage import reader
 from hds.archive.ziplayout import ZipEntry, ZipLayout
 from hds.crypto.blob import BlobReader

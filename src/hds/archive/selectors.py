@@ -1,4 +1,5 @@
-"""Archive reads for the pages: the account's catalogue and a study's series and findings."""
+"""The account's catalogue for My documents: entries, search, grouping by patient (on top of
+``hds.archive.reads``)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,10 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from hds.accounts.models import Account
-from hds.archive.itemrecords import open_item_record
-from hds.archive.keys import OpenStudy
-from hds.archive.models import Holding, Item
-from hds.archive.services import display_date, read_summary, render_error_text
+from hds.archive.display import display_date
+from hds.archive.models import Holding
+from hds.archive.reads import read_summary
 from hds.crypto.errors import InvalidCiphertext
-from hds.dicom.record import ItemRecord
 
 
 def study_title(summary: dict[str, Any]) -> str:
@@ -118,55 +117,3 @@ def group_by_patient(entries: list[Entry]) -> list[PatientGroup]:
             groups[key] = PatientGroup(name=name, birth_date=display_date(birth))
         groups[key].entries.append(entry)
     return list(groups.values())
-
-
-@dataclass
-class SeriesView:
-    """One series of a study page."""
-
-    uid: str
-    number: float | None
-    modality: str
-    description: str
-    items: list[tuple[Item, ItemRecord]] = field(default_factory=list)
-
-    @property
-    def thumb_item(self) -> Item | None:
-        """The middle instance that has a preview."""
-        with_preview = [item for item, record in self.items if record.has_preview]
-        return with_preview[len(with_preview) // 2] if with_preview else None
-
-    @property
-    def frame_count(self) -> int:
-        """Images in the series (frames of multi-frame instances count each)."""
-        return sum(record.frames for _, record in self.items)
-
-    @property
-    def render_errors(self) -> list[str]:
-        """Why some instances have no preview."""
-        return sorted({render_error_text(r) for _, r in self.items if r.render_error})
-
-
-def study_contents(opened: OpenStudy) -> tuple[list[SeriesView], list[tuple[Item, ItemRecord]]]:
-    """A study's series (ordered by series number) and its findings."""
-    series: dict[str, SeriesView] = {}
-    findings = []
-    for item in Item.objects.filter(study=opened.study).order_by("created_at"):
-        record = open_item_record(opened, item)
-        if item.kind == Item.Kind.FINDING:
-            findings.append((item, record))
-            continue
-        view = series.setdefault(
-            record.series_uid,
-            SeriesView(
-                uid=record.series_uid,
-                number=record.series_number,
-                modality=record.modality,
-                description=record.series_description,
-            ),
-        )
-        view.items.append((item, record))
-    for view in series.values():
-        view.items.sort(key=lambda pair: (pair[1].instance_number or 0, pair[1].sop_uid))
-    ordered = sorted(series.values(), key=lambda s: (s.number is None, s.number or 0, s.uid))
-    return ordered, findings

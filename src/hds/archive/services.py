@@ -25,16 +25,17 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from pydicom.dataset import Dataset
 
 from hds.accounts.models import Account
 from hds.archive.dicom import read_dataset, refusing_unreadable
+from hds.archive.display import render_error_text
 from hds.archive.errors import IngestError, QuotaExceeded, StudyLocked
 from hds.archive.itemrecords import seal_item_record
 from hds.archive.keys import OpenStudy, grant_study, open_study
 from hds.archive.models import Blob, Grant, Holding, Item, Study
+from hds.archive.reads import dicom_json_aad, read_summary, summary_aad
 from hds.archive.sandbox import (
     Limits,
     Policy,
@@ -48,13 +49,11 @@ from hds.archive.sandbox import (
 from hds.archive.storage import delete_objects_after_commit, get_store, write_blob
 from hds.core.jobs import periodic
 from hds.crypto.blob import BlobKind
-from hds.crypto.errors import InvalidCiphertext
 from hds.crypto.grants import key_commitment, new_dek
 from hds.crypto.records import (
     account_catalog_key,
     account_index_key,
     blind_index,
-    open_record,
     seal_record,
 )
 from hds.dicom import rendering
@@ -82,51 +81,17 @@ class IngestResult:
 # ---------------------------------------------------------------------------------- records
 
 
-def _summary_aad(holding_account_id: object, study_id: object) -> bytes:
-    return f"hds/v1/summary|{holding_account_id}|{study_id}".encode()
-
-
-def read_summary(holding: Holding, ams: bytes) -> dict[str, Any]:
-    """Open a holding's summary with the account's catalogue key."""
-    raw = open_record(
-        account_catalog_key(ams),
-        bytes(holding.summary_ct),
-        _summary_aad(holding.account_id, holding.study_id),
-    )
-    data: dict[str, Any] = json.loads(raw)
-    return data
-
-
 def _seal_summary(holding: Holding, ams: bytes, summary: dict[str, Any]) -> None:
     holding.summary_ct = seal_record(
         account_catalog_key(ams),
         json.dumps(summary, separators=(",", ":")).encode(),
-        _summary_aad(holding.account_id, holding.study_id),
+        summary_aad(holding.account_id, holding.study_id),
     )
-
-
-def _dicom_json_aad(item_id: object) -> bytes:
-    return f"hds/v1/item-dicom-json|{item_id}".encode()
 
 
 def seal_dicom_json(opened: OpenStudy, item: Item, raw: bytes) -> None:
     """Set the item's sealed DICOM JSON template (``hds.dicom.template``); not saved."""
-    item.dicom_json_ct = seal_record(opened.meta_key, raw, _dicom_json_aad(item.id))
-
-
-def read_dicom_json(opened: OpenStudy, item: Item) -> dict[str, Any] | None:
-    """The item's DICOM JSON template, or None when it has none or it does not open (a row
-    tampered with or moved to another item): the caller then builds it from the blob."""
-    sealed = item.dicom_json_ct
-    if not sealed:
-        return None
-    try:
-        data: dict[str, Any] = json.loads(
-            open_record(opened.meta_key, bytes(sealed), _dicom_json_aad(item.id))
-        )
-    except (InvalidCiphertext, ValueError):
-        return None
-    return data
+    item.dicom_json_ct = seal_record(opened.meta_key, raw, dicom_json_aad(item.id))
 
 
 # ------------------------------------------------------------------------------------ quota
@@ -298,18 +263,6 @@ def _render(
     window = (result.window_center, result.window_width)
     record = record.with_preview(result.frames, result.width, result.height, window)
     return result.frames, record, template
-
-
-def render_error_text(record: ItemRecord) -> str:
-    """Why an instance has no preview, in the active language ("" if it has one)."""
-    reason = record.render_error
-    if not reason:
-        return ""
-    params = dict(record.render_error_params)
-    try:
-        return _(str(reason)) % params if params else _(str(reason))
-    except (KeyError, TypeError, ValueError):
-        return str(reason)
 
 
 def _merge_instance(summary: dict[str, Any], record: ItemRecord, item: Item) -> None:
@@ -653,12 +606,3 @@ def collect_orphan_blobs() -> None:
             removed += 1
     if removed:
         logger.info("removed %s orphan blobs", removed)
-
-
-def display_date(value: str) -> str:
-    """A DICOM date (YYYYMMDD) in the user's locale, or the raw text if it is not a date."""
-    try:
-        parsed = datetime.datetime.strptime(value, "%Y%m%d").date()  # noqa: DTZ007 - a date
-    except ValueError:
-        return value
-    return date_format(parsed, "SHORT_DATE_FORMAT")

@@ -7,7 +7,6 @@ import json
 from csp.decorators import csp_replace
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -17,27 +16,22 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from hds.accounts.models import Account
 from hds.accounts.views import unlocked_required
-from hds.archive.access import open_study_for_request
+from hds.archive.display import display_date
 from hds.archive.download import StudyZip, plan_zip
-from hds.archive.itemrecords import open_item_record
 from hds.archive.keys import OpenStudy
 from hds.archive.models import Item
-from hds.archive.selectors import (
-    catalogue,
-    group_by_patient,
-    modalities_of,
-    study_contents,
-    study_title,
-)
-from hds.archive.services import (
-    delete_study_for,
-    display_date,
-    isolated,
+from hds.archive.reads import (
+    item_by_id,
+    open_item_record,
+    open_study_for_request,
     read_summary,
-    used_bytes,
+    study_contents,
 )
+from hds.archive.selectors import catalogue, group_by_patient, modalities_of, study_title
+from hds.archive.services import delete_study_for, isolated, used_bytes
 from hds.archive.storage import reader
 from hds.archive.ziplayout import parse_range_header
+from hds.core.errors import NotFound
 from hds.dicom import rendering
 from hds.keys.keyring import load_keyring
 
@@ -60,8 +54,8 @@ def _open(request: HttpRequest, study_id: str) -> OpenStudy:
 
 def _item(opened: OpenStudy, item_id: str) -> Item:
     try:
-        return Item.objects.get(study=opened.study, pk=item_id)
-    except (Item.DoesNotExist, ValueError, ValidationError):
+        return item_by_id(opened, item_id)
+    except NotFound:
         raise Http404 from None
 
 

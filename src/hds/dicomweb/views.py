@@ -1,33 +1,26 @@
 """DICOMweb views: QIDO-RS search, WADO-RS retrieve, STOW-RS store (PS3.18 8, 10).
 
-Views parse the request, find objects through ``hds.dicomweb.access`` (one 404 for missing and
+Views parse the request, find objects through ``hds.archive.reads`` (one 404 for missing and
 forbidden) and stream answers; instances are decrypted while they are sent, never held whole.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from pydicom.dataset import Dataset
 
-from hds.archive.itemrecords import open_item_record
+from hds.archive import reads
 from hds.archive.models import Item
+from hds.archive.reads import Instance, StudyAccess
 from hds.archive.selectors import catalogue
-from hds.archive.services import isolated, read_dicom_json
-from hds.archive.storage import reader
 from hds.core.errors import NotFound
 from hds.core.spool import Spool
 from hds.crypto.blobfile import BlobFile
-from hds.dicom import rendering
 from hds.dicom.dicomjson import BINARY_VRS, JsonDict, element
 from hds.dicom.frames import (
     PIXEL_TAGS,
@@ -35,11 +28,7 @@ from hds.dicom.frames import (
     Header,
     can_decode_frames,
     can_transcode,
-    decode_frame,
-    header_from_locator,
     iter_frames,
-    read_header,
-    transcode,
 )
 from hds.dicom.media import (
     DICOM,
@@ -48,24 +37,14 @@ from hds.dicom.media import (
     JPEG,
     OCTET_STREAM,
     FrameChoice,
-    InstanceChoice,
     accepts,
     choose_frames,
     choose_instance,
     parse_accept,
     parse_media_range,
 )
-from hds.dicom.template import instance_template
-from hds.dicomweb import metacache
+from hds.dicomweb import metacache, retrieve
 from hds.dicomweb import query as qido
-from hds.dicomweb.access import (
-    Instance,
-    StudyAccess,
-    access_instance_by_uid,
-    access_study_by_uid,
-    holding_by_uid,
-    list_instances,
-)
 from hds.dicomweb.auth import Caller, dicomweb_view, error
 from hds.dicomweb.multipart import (
     MultipartError,
@@ -200,7 +179,7 @@ def all_series(request: HttpRequest, caller: Caller) -> HttpResponseBase:
 @dicomweb_view("GET")
 def study_series(request: HttpRequest, caller: Caller, study: str) -> HttpResponseBase:
     """Search for the series of one study (from its summary; the study is not opened)."""
-    _holding, summary = holding_by_uid(caller, study)
+    _holding, summary = reads.holding_by_uid(caller, study)
     urls = Urls(request)
 
     def results(query: qido.Query) -> Iterator[tuple[qido.Record, str]]:
@@ -236,10 +215,10 @@ def _instance_search(
                 continue
             study_uid = str(summary["study_uid"])
             try:
-                access = access_study_by_uid(caller, study_uid)
+                access = reads.study_by_uid(caller, study_uid)
             except NotFound:
                 continue
-            for found in list_instances(access, series_uid):
+            for found in reads.instances(access, series_uid):
                 series_record = wanted.get(found.series_uid)
                 if series_record is not None:
                     url = urls.instance(study_uid, found.series_uid, found.sop_uid)
@@ -257,7 +236,7 @@ def all_instances(request: HttpRequest, caller: Caller) -> HttpResponseBase:
 @dicomweb_view("GET")
 def study_instances(request: HttpRequest, caller: Caller, study: str) -> HttpResponseBase:
     """Search for the instances of one study."""
-    _holding, summary = holding_by_uid(caller, study)
+    _holding, summary = reads.holding_by_uid(caller, study)
     return _instance_search(request, caller, [summary], qido.Level.STUDY)
 
 
@@ -266,23 +245,13 @@ def series_instances(
     request: HttpRequest, caller: Caller, study: str, series: str
 ) -> HttpResponseBase:
     """Search for the instances of one series."""
-    _holding, summary = holding_by_uid(caller, study)
+    _holding, summary = reads.holding_by_uid(caller, study)
     if series not in (summary.get("series") or {}):
         raise NotFound("series")
     return _instance_search(request, caller, [summary], qido.Level.SERIES, series_uid=series)
 
 
 # ------------------------------------------------------------------------------ WADO-RS
-
-
-def _instance_chunks(
-    study: StudyAccess, instance: Instance, choice: InstanceChoice
-) -> Iterator[bytes]:
-    blob = reader(study.opened, instance.item.blob)
-    if choice.transcode:
-        yield isolated(transcode, blob.read_range(0, blob.plaintext_size))
-    else:
-        yield from blob.iter_plaintext()
 
 
 def _retrieve(
@@ -303,7 +272,10 @@ def _retrieve(
         for i, c in zip(instances, choices, strict=True)
     ]
     response = StreamingHttpResponse(
-        iter_body(boundary, ((t, _instance_chunks(study, i, c)) for t, i, c in typed)),
+        iter_body(
+            boundary,
+            ((t, retrieve.instance_chunks(study, i, transcode=c.transcode)) for t, i, c in typed),
+        ),
         content_type=content_type(boundary, DICOM),
     )
     if not any(c.transcode for c in choices):
@@ -318,15 +290,15 @@ def study(request: HttpRequest, caller: Caller, study: str) -> HttpResponseBase:
     """GET: retrieve the study's instances. POST: store instances into this study."""
     if request.method == "POST":
         return _store(request, caller, study_uid=study)
-    access = access_study_by_uid(caller, study)
-    return _retrieve(request, access, list_instances(access))
+    access = reads.study_by_uid(caller, study)
+    return _retrieve(request, access, reads.instances(access))
 
 
 @dicomweb_view("GET")
 def series(request: HttpRequest, caller: Caller, study: str, series: str) -> HttpResponseBase:
     """Retrieve the series' instances."""
-    access = access_study_by_uid(caller, study)
-    return _retrieve(request, access, list_instances(access, series))
+    access = reads.study_by_uid(caller, study)
+    return _retrieve(request, access, reads.instances(access, series))
 
 
 @dicomweb_view("GET")
@@ -334,82 +306,11 @@ def instance(
     request: HttpRequest, caller: Caller, study: str, series: str, sop: str
 ) -> HttpResponseBase:
     """Retrieve one instance."""
-    access = access_study_by_uid(caller, study)
-    return _retrieve(request, access, [access_instance_by_uid(access, series, sop)])
+    access = reads.study_by_uid(caller, study)
+    return _retrieve(request, access, [reads.instance_by_uid(access, series, sop)])
 
 
 # -------------------------------------------------------------------------------- metadata
-
-
-class _HeaderCache:
-    """Parsed headers of multi-frame instances, briefly, in this process's memory only.
-
-    A viewer asks for each frame of a multi-frame instance on its own, and parsing its header
-    again for each (an enhanced CT or MR header with per-frame functional groups takes tens of
-    milliseconds) would dominate. Entries are keyed by blob and used only after the request
-    passed the access checks; they leave after ``TTL_SECONDS`` or when ``SIZE`` newer ones came.
-    """
-
-    SIZE: Final = 16
-    TTL_SECONDS: Final = 60.0
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[object, tuple[float, Header]] = OrderedDict()
-
-    def get(self, key: object) -> Header | None:
-        now = time.monotonic()
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None or now - found[0] > self.TTL_SECONDS:
-                self._entries.pop(key, None)
-                return None
-            self._entries.move_to_end(key)
-            return found[1]
-
-    def put(self, key: object, header: Header) -> None:
-        with self._lock:
-            self._entries[key] = (time.monotonic(), header)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.SIZE:
-                self._entries.popitem(last=False)
-
-
-_headers = _HeaderCache()
-
-
-def _read_header(
-    study: StudyAccess, instance: Instance, file: BlobFile | None = None
-) -> tuple[BlobFile, Header]:
-    file = file or BlobFile(reader(study.opened, instance.item.blob))
-    if instance.record.frames <= 1:
-        return file, read_header(file)
-    key = instance.item.blob_id
-    header = _headers.get(key)
-    if header is None:
-        header = read_header(file)
-        _headers.put(key, header)
-    return file, header
-
-
-def _frame_header(study: StudyAccess, instance: Instance) -> tuple[BlobFile, Header]:
-    """What frame reads need: from the pixel locator ingest recorded when there is one and the
-    stored file agrees with it (no parse), else from ``_read_header``. Not a full header: only
-    for reading pixel data."""
-    file = BlobFile(reader(study.opened, instance.item.blob))
-    located = header_from_locator(file, instance.record.pixel)
-    return (file, located) if located is not None else _read_header(study, instance, file)
-
-
-def _instance_template(study: StudyAccess, instance: Instance) -> JsonDict:
-    """The instance's metadata with bulk data URIs relative to it (``metacache``)."""
-    _file, header = _read_header(study, instance)
-    return instance_template(header)
-
-
-# Templates made while a metadata answer streams are stored in batches of this many, so a
-# client that goes away early still leaves most of them behind.
-_STORE_BATCH: Final = 50
 
 
 def _metadata_response(
@@ -420,22 +321,13 @@ def _metadata_response(
     urls = Urls(request)
 
     def body() -> Iterator[bytes]:
-        made: list[tuple[Item, JsonDict]] = []
         yield b"["
-        for n, instance in enumerate(instances):
+        for n, (instance, template) in enumerate(retrieve.instance_templates(study, instances)):
             if n:
                 yield b","
-            template = read_dicom_json(study.opened, instance.item)
-            if template is None:
-                template = _instance_template(study, instance)
-                made.append((instance.item, template))
             url = urls.instance(study.study_uid, instance.series_uid, instance.sop_uid)
             yield json.dumps(metacache.resolve(template, url), separators=(",", ":")).encode()
-            if len(made) >= _STORE_BATCH:
-                metacache.seal_templates(study.opened, made)
-                made = []
         yield b"]"
-        metacache.seal_templates(study.opened, made)
 
     return StreamingHttpResponse(body(), content_type=DICOM_JSON)
 
@@ -443,8 +335,8 @@ def _metadata_response(
 @dicomweb_view("GET")
 def study_metadata(request: HttpRequest, caller: Caller, study: str) -> HttpResponseBase:
     """The metadata of every instance of the study."""
-    access = access_study_by_uid(caller, study)
-    return _metadata_response(request, access, list_instances(access))
+    access = reads.study_by_uid(caller, study)
+    return _metadata_response(request, access, reads.instances(access))
 
 
 @dicomweb_view("GET")
@@ -452,8 +344,8 @@ def series_metadata(
     request: HttpRequest, caller: Caller, study: str, series: str
 ) -> HttpResponseBase:
     """The metadata of every instance of the series."""
-    access = access_study_by_uid(caller, study)
-    return _metadata_response(request, access, list_instances(access, series))
+    access = reads.study_by_uid(caller, study)
+    return _metadata_response(request, access, reads.instances(access, series))
 
 
 @dicomweb_view("GET")
@@ -461,8 +353,8 @@ def instance_metadata(
     request: HttpRequest, caller: Caller, study: str, series: str, sop: str
 ) -> HttpResponseBase:
     """The metadata of one instance."""
-    access = access_study_by_uid(caller, study)
-    return _metadata_response(request, access, [access_instance_by_uid(access, series, sop)])
+    access = reads.study_by_uid(caller, study)
+    return _metadata_response(request, access, [reads.instance_by_uid(access, series, sop)])
 
 
 # ---------------------------------------------------------------------------------- frames
@@ -478,14 +370,6 @@ def _frame_numbers(text: str) -> list[int] | None:
     return numbers
 
 
-def _decode_isolated(compressed: bytes, module: Dataset) -> bytes:
-    """A compressed frame decoded in a render worker (SECURITY.md §3.12)."""
-    try:
-        return isolated(decode_frame, compressed, module)
-    except rendering.RenderError:
-        raise FrameError("frame cannot be decoded") from None
-
-
 def _frames_response(
     request: HttpRequest, file: BlobFile, header: Header, numbers: list[int]
 ) -> HttpResponseBase:
@@ -498,7 +382,7 @@ def _frames_response(
     if choice is None:
         return _not_acceptable()
     indices = [n - 1 for n in numbers]
-    decoder = _decode_isolated if choice.decode else None
+    decoder = retrieve.decode_isolated if choice.decode else None
     boundary = new_boundary()
     part_type = choice.content_type
     if len(indices) == 1:
@@ -528,9 +412,9 @@ def frames(
     numbers = _frame_numbers(frames)
     if numbers is None:
         return error(400, _("Frame numbers start at 1."))
-    access = access_study_by_uid(caller, study)
-    found = access_instance_by_uid(access, series, sop)
-    file, header = _frame_header(access, found)
+    access = reads.study_by_uid(caller, study)
+    found = reads.instance_by_uid(access, series, sop)
+    file, header = retrieve.frame_header(access, found)
     return _frames_response(request, file, header, numbers)
 
 
@@ -539,9 +423,9 @@ def bulkdata(
     request: HttpRequest, caller: Caller, *, study: str, series: str, sop: str, tag: str
 ) -> HttpResponseBase:
     """A top-level bulk data value named by a metadata BulkDataURI (pixel data: all frames)."""
-    access = access_study_by_uid(caller, study)
-    found = access_instance_by_uid(access, series, sop)
-    file, header = _read_header(access, found)
+    access = reads.study_by_uid(caller, study)
+    found = reads.instance_by_uid(access, series, sop)
+    file, header = retrieve.instance_header(access, found)
     number = int(tag, 16)
     if number in PIXEL_TAGS:
         if header.pixel is None or header.pixel.tag != number:
@@ -565,14 +449,6 @@ def bulkdata(
 # -------------------------------------------------------------------- rendered, thumbnails
 
 
-def _jpeg(study: StudyAccess, instance: Instance, number: int) -> bytes:
-    frames = instance.jpeg_frames
-    if not 1 <= number <= len(frames) or instance.item.rendering is None:
-        raise NotFound("rendering")
-    offset, length, _crc = frames[number - 1]
-    return reader(study.opened, instance.item.rendering).read_range(offset, offset + length)
-
-
 def _image(request: HttpRequest, data: bytes) -> HttpResponse:
     if not accepts(parse_accept(request.headers.get("Accept")), JPEG):
         return _not_acceptable()
@@ -580,10 +456,7 @@ def _image(request: HttpRequest, data: bytes) -> HttpResponse:
 
 
 def _thumbnail(request: HttpRequest, study: StudyAccess, instance: Instance) -> HttpResponse:
-    try:
-        return _image(request, isolated(rendering.make_thumbnail, _jpeg(study, instance, 1)))
-    except rendering.RenderError:
-        raise NotFound("rendering") from None
+    return _image(request, retrieve.thumbnail(study, instance))
 
 
 @dicomweb_view("GET")
@@ -591,8 +464,10 @@ def instance_rendered(
     request: HttpRequest, caller: Caller, study: str, series: str, sop: str
 ) -> HttpResponseBase:
     """The instance's first frame as JPEG (from the rendering made at upload)."""
-    access = access_study_by_uid(caller, study)
-    return _image(request, _jpeg(access, access_instance_by_uid(access, series, sop), 1))
+    access = reads.study_by_uid(caller, study)
+    return _image(
+        request, retrieve.rendered_frame(access, reads.instance_by_uid(access, series, sop), 1)
+    )
 
 
 @dicomweb_view("GET")
@@ -603,14 +478,17 @@ def frames_rendered(
     numbers = _frame_numbers(frames)
     if numbers is None or len(numbers) != 1:
         return error(400, _("Ask for one frame at a time."))
-    access = access_study_by_uid(caller, study)
-    return _image(request, _jpeg(access, access_instance_by_uid(access, series, sop), numbers[0]))
+    access = reads.study_by_uid(caller, study)
+    return _image(
+        request,
+        retrieve.rendered_frame(access, reads.instance_by_uid(access, series, sop), numbers[0]),
+    )
 
 
 @dicomweb_view("GET")
 def study_thumbnail(request: HttpRequest, caller: Caller, study: str) -> HttpResponseBase:
     """A small JPEG of the study (the instance its summary chose)."""
-    access = access_study_by_uid(caller, study)
+    access = reads.study_by_uid(caller, study)
     thumb = access.summary.get("thumb")
     if not thumb:
         raise NotFound("rendering")
@@ -619,7 +497,7 @@ def study_thumbnail(request: HttpRequest, caller: Caller, study: str) -> HttpRes
     )
     if item is None:
         raise NotFound("rendering")
-    return _thumbnail(request, access, Instance(item, open_item_record(access.opened, item)))
+    return _thumbnail(request, access, Instance(item, reads.open_item_record(access.opened, item)))
 
 
 @dicomweb_view("GET")
@@ -627,8 +505,8 @@ def series_thumbnail(
     request: HttpRequest, caller: Caller, study: str, series: str
 ) -> HttpResponseBase:
     """A small JPEG of the series (its middle instance with a rendering)."""
-    access = access_study_by_uid(caller, study)
-    rendered = [i for i in list_instances(access, series) if i.jpeg_frames]
+    access = reads.study_by_uid(caller, study)
+    rendered = [i for i in reads.instances(access, series) if i.jpeg_frames]
     if not rendered:
         raise NotFound("rendering")
     return _thumbnail(request, access, rendered[len(rendered) // 2])
@@ -639,50 +517,11 @@ def instance_thumbnail(
     request: HttpRequest, caller: Caller, study: str, series: str, sop: str
 ) -> HttpResponseBase:
     """A small JPEG of the instance's first frame."""
-    access = access_study_by_uid(caller, study)
-    return _thumbnail(request, access, access_instance_by_uid(access, series, sop))
+    access = reads.study_by_uid(caller, study)
+    return _thumbnail(request, access, reads.instance_by_uid(access, series, sop))
 
 
 # --------------------------------------------------------------------------------- STOW-RS
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class _LengthRequired(Exception):
-    pass
-
-
-def _body_reader(request: HttpRequest) -> Callable[[int], bytes]:
-    """A ``read(n)`` over the request body, refusing bodies above MAX_UPLOAD_FILE_BYTES.
-
-    ``request.read`` (not ``request.body``): the body is parsed as it arrives, never held
-    whole. A chunked body has no Content-Length; servers that decode it (gunicorn) say so
-    with ``wsgi.input_terminated``, and we count what we read.
-    """
-    limit = settings.MAX_UPLOAD_FILE_BYTES
-    declared = request.META.get("CONTENT_LENGTH")
-    if declared:
-        if int(declared) > limit:
-            raise _BodyTooLarge
-        return request.read
-    if request.META.get("wsgi.input_terminated"):
-        stream = request.META["wsgi.input"]
-        total = 0
-
-        def read(size: int) -> bytes:
-            nonlocal total
-            chunk: bytes = stream.read(size)
-            total += len(chunk)
-            if total > limit:
-                raise _BodyTooLarge
-            return chunk
-
-        return read
-    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
-        raise _LengthRequired
-    return request.read
 
 
 def _stow_json(result: StowResult, urls: Urls, study_uid: str | None) -> JsonDict:
@@ -756,14 +595,14 @@ def _store(request: HttpRequest, caller: Caller, *, study_uid: str | None) -> Ht
     if refusal is not None:
         return refusal
     try:
-        read = _body_reader(request)
+        read = retrieve.body_reader(request)
         # Each part goes into a spool as it arrives (encrypted on disk above
         # HDS_UPLOAD_SPOOL_BYTES): the body is never held whole (docs/security.md §3.12).
         parts = iter_streamed_parts(read, boundary, Spool)
         result = store_parts(caller, parts, study_uid=study_uid)
-    except _BodyTooLarge:
+    except retrieve.BodyTooLarge:
         return error(413, _("The request is larger than the server accepts."))
-    except _LengthRequired:
+    except retrieve.LengthRequired:
         return error(411, _("Send a Content-Length."))
     except MultipartError as exc:
         return error(400, str(exc))

@@ -25,7 +25,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 
 from hds.archive.keys import OpenStudy
-from hds.archive.selectors import study_contents
+from hds.archive.reads import study_contents
 from hds.dicom.record import ItemRecord
 from hds.viewer.stack import first_image
 

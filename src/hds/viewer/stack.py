@@ -2,21 +2,21 @@
 its JPEG (made at upload) while the viewer bundle loads, and "Keep on this device" can store it.
 
 KEEP IN STEP with frontend/src/viewer/dicom.js (``stackInstances``, ``sortInstances``): the
-instances with pixel data, in the series metadata's order (instance number, then SOP Instance
-UID), sorted along the slice normal of the first one, farthest first, when every one has an
-image position and orientation, else by instance number. Both read the same values: the
+instances with pixel data, in the series metadata's order (the study's image order,
+``hds.archive.reads.image_order``: instance number, then SOP Instance UID), sorted along the
+slice normal of the first one, farthest first, when every one has an image position and
+orientation, else by instance number. Both read the same values: the
 viewer from the DICOM JSON, this from the item record, which holds them for instances stored
 since ingest recorded them (older ones have no preview).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from hds.archive.models import Item
-from hds.archive.selectors import SeriesView
+from hds.archive.reads import SeriesView, image_order
 from hds.dicom.record import ItemRecord
 
 # The record of an entry: an ``ItemRecord``, or its JSON form (golden vectors, tests).
@@ -29,8 +29,7 @@ def _record(value: ItemRecord | Mapping[str, Any]) -> ItemRecord:
 
 def _number(record: ItemRecord) -> float:
     """``Number(InstanceNumber) || 0``."""
-    value = record.instance_number
-    return float(value) if value is not None and not math.isnan(value) else 0.0
+    return image_order(record)[0]
 
 
 def stack_order(items: Sequence[tuple[Item, R]]) -> list[tuple[Item, R]]:
@@ -40,7 +39,7 @@ def stack_order(items: Sequence[tuple[Item, R]]) -> list[tuple[Item, R]]:
     stack = [(entry, r) for entry, r in typed if r.has_pixels and r.sop_uid]
     if any(not r.has_geometry_fields for _entry, r in stack):
         return []
-    stack.sort(key=lambda pair: (_number(pair[1]), pair[1].sop_uid))
+    stack.sort(key=lambda pair: image_order(pair[1]))  # the study's order (hds.archive.reads)
     with_geometry = all(
         len(r.position or ()) == 3 and len(r.orientation or ()) == 6 for _entry, r in stack
     )

@@ -18,10 +18,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from hds.accounts.views import unlocked_required
-from hds.archive.access import open_study_for_request
+from hds.archive.display import display_date
 from hds.archive.models import Study
-from hds.archive.selectors import SeriesView, study_contents, study_title
-from hds.archive.services import display_date, read_summary
+from hds.archive.reads import SeriesView, open_study_for_request, read_summary, study_contents
+from hds.archive.selectors import study_title
 from hds.keys.keyring import load_keyring
 from hds.viewer.offline import kept_cache_name, preview_url, shell, viewer_requests
 from hds.viewer.stack import first_image
