@@ -109,7 +109,7 @@ def cmd_web(args: argparse.Namespace, rest: list[str]) -> int:
     _setup_django()
     from django.conf import settings
 
-    from hds.archive.services import require_render_isolation
+    from hds.archive.renderpool import require_render_isolation
 
     require_render_isolation()  # production: refuse render workers without isolation
 
@@ -123,7 +123,7 @@ def cmd_web(args: argparse.Namespace, rest: list[str]) -> int:
 def cmd_worker(args: argparse.Namespace, rest: list[str]) -> int:
     """Run the job worker in the foreground until SIGTERM/SIGINT."""
     _setup_django()
-    from hds.archive.services import require_render_isolation
+    from hds.archive.renderpool import require_render_isolation
     from hds.core.jobs import run_pending, work_forever
 
     require_render_isolation()  # production: refuse render workers without isolation
@@ -153,7 +153,7 @@ def cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
     _setup_django()
     from django.conf import settings
 
-    from hds.archive.services import require_render_isolation
+    from hds.archive.renderpool import require_render_isolation
 
     require_render_isolation()  # production: refuse render workers without isolation
 

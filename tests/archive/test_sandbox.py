@@ -27,7 +27,7 @@ from django.db import connection
 from pydicom.data import get_testdata_file
 
 from hds import cli
-from hds.archive import services
+from hds.archive import renderpool
 from hds.archive.confine import landlock_abi, try_connect, try_open
 from hds.archive.sandbox import (
     Layer,
@@ -377,18 +377,18 @@ def test_hds_commands_refuse_an_unsandboxed_production_start(
     settings.RENDER_WORKERS = 0
     assert cli.main(["worker", "--once"]) == 2
     assert "HDS_RENDER_WORKERS=0" in capsys.readouterr().err
-    services.render_pool.cache_clear()  # an earlier test in this process may have made one
+    renderpool.render_pool.cache_clear()  # an earlier test in this process may have made one
     try:
         with pytest.raises(ImproperlyConfigured, match="HDS_RENDER_WORKERS=0"):
-            services.render_pool()
+            renderpool.render_pool()
     finally:
-        services.render_pool.cache_clear()
+        renderpool.render_pool.cache_clear()
     settings.ALLOW_UNSANDBOXED = True
     assert cli.main(["worker", "--once"]) == 0
     # Workers whose probe lacks a layer: refused, unless allowed.
     settings.ALLOW_UNSANDBOXED = False
     settings.RENDER_WORKERS = 2
-    monkeypatch.setattr(services, "sandbox_layers", lambda *a: _layers("landlock-fs")())
+    monkeypatch.setattr(renderpool, "sandbox_layers", lambda *a: _layers("landlock-fs")())
     assert cli.main(["worker", "--once"]) == 2
     assert "network isolation" in capsys.readouterr().err
     settings.ALLOW_UNSANDBOXED = True
@@ -399,7 +399,7 @@ def test_hds_commands_refuse_an_unsandboxed_production_start(
 def test_this_machine_passes_the_production_check(settings: Any) -> None:
     """The real probe (a throwaway worker) on this machine: nothing missing."""
     settings.PRODUCTION = True
-    services.require_render_isolation()
+    renderpool.require_render_isolation()
 
 
 _UNPRIVILEGED_SCRIPT = """

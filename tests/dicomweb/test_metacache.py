@@ -13,7 +13,7 @@ from pydicom.encaps import generate_frames
 from pydicom.uid import RLELossless
 
 from hds.archive.models import Item
-from hds.archive.services import render_pool
+from hds.archive.renderpool import render_pool
 from hds.dicom import template
 from hds.dicom.frames import MemoryFile, header_from_locator, pixel_locator, read_header
 from hds.dicomweb import retrieve

@@ -14,8 +14,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate, generate_frames
 from pydicom.uid import ExplicitVRLittleEndian, SegmentationStorage, generate_uid
 
+from hds.archive.renderpool import render_pool
 from hds.archive.sandbox import RenderPool
-from hds.archive.services import render_pool
 from hds.dicomweb.multipart import iter_parts
 from tests.dicomweb.conftest import STOW_CONTENT_TYPE, TokenPersona, multipart_body, pydicom_file
 

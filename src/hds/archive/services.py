@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import functools
 import hashlib
 import json
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -36,16 +33,7 @@ from hds.archive.itemrecords import seal_item_record
 from hds.archive.keys import OpenStudy, grant_study, open_study
 from hds.archive.models import Blob, Grant, Holding, Item, Study
 from hds.archive.reads import dicom_json_aad, read_summary, summary_aad
-from hds.archive.sandbox import (
-    Limits,
-    Policy,
-    RenderPool,
-    SandboxRefused,
-    call_here,
-    protected_paths,
-    require_isolation,
-    sandbox_layers,
-)
+from hds.archive.renderpool import render_pool
 from hds.archive.storage import delete_objects_after_commit, get_store, write_blob
 from hds.core.jobs import periodic
 from hds.crypto.blob import BlobKind
@@ -180,66 +168,6 @@ def _study_for_record(account: Account, ams: bytes, record: ItemRecord) -> OpenS
         # A parallel upload of the same study created it first: use that one.
         holding = Holding.objects.select_related("study").get(account=account, study_index=index)
         return open_study(holding.study, account, ams)
-
-
-def _render_limits(workers: int) -> Limits:
-    return Limits(
-        workers=workers,
-        memory_bytes=settings.RENDER_MEMORY_MB * 1024 * 1024,
-        cpu_seconds=3600,  # per worker lifetime: a backstop; the timeout bounds each task
-        timeout_seconds=settings.RENDER_TIMEOUT_SECONDS,
-    )
-
-
-def _render_protected() -> list[str]:
-    """What no render worker may read: the data folder, its secrets, the SQLite database."""
-    database = settings.DATABASES["default"]
-    sqlite = database["ENGINE"] == "django.db.backends.sqlite3"
-    return protected_paths(settings.DATA_DIR, str(database["NAME"]) if sqlite else None)
-
-
-@functools.cache
-def render_pool() -> RenderPool | None:
-    """The isolated render workers of this process (started on first use; they log the
-    layers they lack); None when ``HDS_RENDER_WORKERS=0`` asks for rendering in-process,
-    which production refuses without ``HDS_ALLOW_UNSANDBOXED``."""
-    if settings.RENDER_WORKERS == 0:
-        if settings.PRODUCTION and not settings.ALLOW_UNSANDBOXED:
-            raise ImproperlyConfigured(
-                "HDS_RENDER_WORKERS=0 is refused in production (HDS_ALLOW_UNSANDBOXED=1 allows it)."
-            )
-        return None
-    policy = Policy(user=settings.RENDER_USER)
-    return RenderPool(_render_limits(settings.RENDER_WORKERS), policy, _render_protected())
-
-
-def require_render_isolation() -> None:
-    """Refuse a production start (``ImproperlyConfigured``, one line) whose render workers
-    would lack filesystem or network isolation, or that renders in-process, unless
-    ``HDS_ALLOW_UNSANDBOXED`` is on (SECURITY.md §3.12); ``hds web``, ``run`` and ``worker``
-    call it first."""
-    try:
-        require_isolation(
-            settings.PRODUCTION,
-            settings.ALLOW_UNSANDBOXED,
-            workers=settings.RENDER_WORKERS,
-            layers=lambda: sandbox_layers(
-                _render_limits(1), Policy(user=settings.RENDER_USER), _render_protected()
-            ),
-        )
-    except SandboxRefused as exc:
-        raise ImproperlyConfigured(str(exc)) from None
-
-
-def isolated(function: Callable[..., T], *args: Any) -> T:
-    """``function(*args)`` in a render worker (in-process with ``HDS_RENDER_WORKERS=0``), for
-    anything that decodes stored files (SECURITY.md §3.12). ``function`` must be a
-    module-level function of a module that imports no Django; a failure raises
-    ``RenderError``."""
-    pool = render_pool()
-    if pool is None:
-        return call_here(function, *args)
-    return pool.call(function, *args)
 
 
 def _render(

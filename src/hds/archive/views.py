@@ -27,8 +27,9 @@ from hds.archive.reads import (
     read_summary,
     study_contents,
 )
+from hds.archive.renderpool import isolated
 from hds.archive.selectors import catalogue, group_by_patient, modalities_of, study_title
-from hds.archive.services import delete_study_for, isolated, used_bytes
+from hds.archive.services import delete_study_for, used_bytes
 from hds.archive.storage import reader
 from hds.archive.ziplayout import parse_range_header
 from hds.core.errors import NotFound

@@ -340,7 +340,7 @@ def pixel_module(header: Header) -> Dataset:
 def decode_frame(compressed: bytes, module: Dataset) -> bytes:
     """One compressed frame decoded to native little endian bytes, as ``Dataset.pixel_array``
     gives them (YBR colour converted to RGB). Decoders are C code fed with stored files: this
-    runs in a render worker (``hds.archive.services.isolated``)."""
+    runs in a render worker (``hds.archive.renderpool.isolated``)."""
     single = Dataset()
     single.update(module)
     single.file_meta = module.file_meta
@@ -376,7 +376,7 @@ def can_transcode(transfer_syntax: str) -> bool:
 
 def transcode(data: bytes) -> bytes:
     """A Part-10 file re-encoded as Explicit VR Little Endian (decompressed if need be). This
-    decodes a stored file: it runs in a render worker (``hds.archive.services.isolated``)."""
+    decodes a stored file: it runs in a render worker (``hds.archive.renderpool.isolated``)."""
     ds = dcmread(BytesIO(data), force=True)
     if is_encapsulated(str(getattr(ds.file_meta, "TransferSyntaxUID", ""))):
         ds.decompress()

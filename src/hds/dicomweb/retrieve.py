@@ -4,7 +4,7 @@ A stored instance is read through ``BlobFile`` (decrypting only the segments a r
 frames from the pixel locator ingest recorded when the stored file agrees with it, else from a
 parsed header, kept briefly for multi-frame instances (``HeaderCache``); metadata from the
 sealed DICOM JSON template, made and sealed in batches when an item has none (``metacache``);
-compressed frames and transcoding decoded in a render worker (``hds.archive.services.isolated``,
+compressed frames and transcoding decoded in a render worker (``hds.archive.renderpool.isolated``,
 docs/architecture.md). ``hds.dicomweb.views`` keeps the HTTP: parsing, negotiation, responses.
 """
 
@@ -22,7 +22,7 @@ from pydicom.dataset import Dataset
 
 from hds.archive.models import Item
 from hds.archive.reads import Instance, StudyAccess, read_dicom_json
-from hds.archive.services import isolated
+from hds.archive.renderpool import isolated
 from hds.archive.storage import reader
 from hds.core.errors import NotFound
 from hds.crypto.blobfile import BlobFile
