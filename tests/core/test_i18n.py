@@ -31,8 +31,8 @@ def test_language_switch_sets_the_page_language(client: Client) -> None:
 
 
 def test_upload_script_gets_every_label_translated() -> None:
-    """Each English fallback in upload.js has a translated counterpart from the server."""
-    script = (PO.parents[5] / "frontend/src/upload.js").read_text()
+    """Each English fallback of the uploader has a translated counterpart from the server."""
+    script = (PO.parents[5] / "frontend/src/upload/labels.js").read_text()
     block = script.split("const DEFAULT_LABELS = {", 1)[1].split("}", 1)[0]
     keys = set(re.findall(r"^\s*(\w+):", block, re.MULTILINE))
     with translation.override("de"):
