@@ -286,7 +286,8 @@ def start_hds(
     """Start ``hds web`` on a fresh data folder and provision an account and a token.
 
     With ``web_workers`` above 1 the processes share session epoch secrets and throttle counters
-    through ``redis_url`` (SECURITY.md §3.4.5: a Redis with persistence off); the bench empties
+    through ``redis_url`` (docs/security.md, Session keys: a Redis with persistence off); the bench
+    empties
     that Redis database before it starts.
     """
     port = free_ports(1)[0]

@@ -1,4 +1,4 @@
-"""The one ``hds`` command for operators (DESIGN.md, Command line).
+"""The one ``hds`` command for operators (docs/design.md, Command line).
 
 ``hds run`` starts the embedded default (web + worker in one process group); ``hds web`` and
 ``hds worker`` run one process each; ``hds account create`` and ``hds demo`` provision; ``hds
@@ -79,7 +79,7 @@ def _web_environment() -> None:
 
 def _gunicorn_argv(port: int, threads: int) -> list[str]:
     # One process with threads: the embedded default keeps session epoch secrets in this
-    # process's memory (SECURITY.md §9.10). Scale out with HDS_EPOCH_CACHE_URL=redis://...
+    # process's memory (docs/security.md, Sessions). Scale out with HDS_EPOCH_CACHE_URL=redis://...
     return [
         sys.executable,
         "-m",

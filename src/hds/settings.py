@@ -144,7 +144,8 @@ def _cache(url: str | None, *, location: str) -> dict[str, object]:
     raise ImproperlyConfigured(f"Cache URLs must be locmem:// or redis://..., got {url!r}.")
 
 
-# "epochs" holds the session epoch secrets: RAM only, never persisted (SECURITY.md §3.4 point 5).
+# "epochs" holds the session epoch secrets: RAM only, never persisted (docs/security.md, Session
+# keys).
 # With more than one web process, point HDS_EPOCH_CACHE_URL at a Redis with persistence off.
 CACHES = {
     "default": _cache(env_str("HDS_CACHE_URL"), location="hds-default"),
@@ -254,7 +255,8 @@ MAX_UPLOAD_FILE_BYTES = env_int("HDS_MAX_UPLOAD_FILE_BYTES", 2 * 1024**3, minimu
 RENDER_WORKERS = env_int("HDS_RENDER_WORKERS", 2, minimum=0, maximum=64)
 RENDER_MEMORY_MB = env_int("HDS_RENDER_MEMORY_MB", 3072, minimum=512)
 RENDER_TIMEOUT_SECONDS = env_int("HDS_RENDER_TIMEOUT_SECONDS", 120, minimum=1)
-# The unprivileged account render workers switch to when started as root (SECURITY.md §3.12).
+# The unprivileged account render workers switch to when started as root (docs/security.md, Render
+# sandbox).
 RENDER_USER = env_str("HDS_RENDER_USER") or "nobody"
 # Production refuses to start when render workers lack isolation (or HDS_RENDER_WORKERS=0)
 # unless this accepts the risk.

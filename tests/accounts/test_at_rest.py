@@ -1,6 +1,7 @@
 """Nothing usable at rest: after registering, activating and logging in, a dump of the database,
 the data folder and captured logs holds no master secret, private key, activation code or password
-(SECURITY.md §6.1 ZK-1 for the account part; the archive adds studies later)."""
+(docs/security.md, Tests that prove it: the at-rest canaries, account part; the archive adds
+studies later)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Login, logout, throttling and lockout (SECURITY.md §3.13, §6.4)."""
+"""Login, logout, throttling and lockout (docs/security.md, Throttling)."""
 
 from __future__ import annotations
 

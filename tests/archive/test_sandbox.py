@@ -1,4 +1,5 @@
-"""Untrusted DICOM is rendered in isolated worker processes with limits (SECURITY.md §3.12)."""
+"""Untrusted DICOM is rendered in isolated worker processes with limits (docs/security.md, Render
+sandbox)."""
 
 from __future__ import annotations
 
@@ -109,7 +110,8 @@ def test_a_failed_call_gives_a_reason_and_nothing_of_the_file(pool: RenderPool) 
     assert here.value.reason == info.value.reason
 
 
-# --- The sandbox's layers (SECURITY.md §3.12): each proven on its own, then all together. ---
+# --- The sandbox's layers (docs/security.md, Render sandbox): each proven on its own, then all
+# together. ---
 
 ROOT = os.geteuid() == 0
 LANDLOCK_ABI = landlock_abi()

@@ -1,4 +1,5 @@
-"""Response headers, CSRF, and the authorisation matrix over every URL (SECURITY.md §6.3, §6.7)."""
+"""Response headers, CSRF, and the authorisation matrix over every URL (docs/security.md, Web
+hardening and Tests that prove it)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Account key derivation from the AMS, known answers and fingerprints (SECURITY.md §3.2)."""
+"""Account key derivation from the AMS, known answers and fingerprints (docs/security.md, Keys and
+wraps)."""
 
 import hashlib
 

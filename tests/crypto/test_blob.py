@@ -1,4 +1,5 @@
-"""Blob format: round trips, random access, tampering, binding, known answers (SECURITY.md §6.2)."""
+"""Blob format: round trips, random access, tampering, binding, known answers (docs/security.md,
+Tests that prove it)."""
 
 import hashlib
 import itertools
@@ -246,7 +247,8 @@ def test_argument_checks() -> None:
 # --- known answers (format stability) --------------------------------------------------------
 
 # Fixed DEK = 00..1f, salt = 64..83, STUDY_ID, BLOB_ID, kind INSTANCE, plaintext (31 i + 7) mod 256.
-# Cross-checked against the SECURITY.md §3.6 sketch when written; a change here is a format break.
+# Cross-checked against the format of docs/security.md, Blob format, when written; a change here is
+# a format break.
 KAT_EMPTY = bytes.fromhex(
     "48445342010110015f1c0e9a7b2d4c3e8a6f1b0d2c4e6a80a1b2c3d4e5f60718293a4b5c6d7e8f90"
     "6465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f8081828384"

@@ -1,4 +1,5 @@
-"""Activation and access codes: alphabet, length, normalisation, CSPRNG use (SECURITY.md §6.2)."""
+"""Activation and access codes: alphabet, length, normalisation, CSPRNG use (docs/security.md,
+Tests that prove it)."""
 
 import secrets
 

@@ -1,4 +1,5 @@
-"""HPKE and symmetric grants, binding and key commitment (SECURITY.md §3.5, §3.7, §6.2)."""
+"""HPKE and symmetric grants, binding and key commitment (docs/security.md, Study keys and
+grants)."""
 
 import hashlib
 import hmac

@@ -1,4 +1,5 @@
-"""Session keyring: K_sess needs cookie key, epoch secret and session id (SECURITY.md §3.4)."""
+"""Session keyring: K_sess needs cookie key, epoch secret and session id (docs/security.md, Session
+keys)."""
 
 import hashlib
 

@@ -1,4 +1,4 @@
-"""Wraps of account secrets: AAD binding, pepper, versioning (SECURITY.md §3.3, §6.2)."""
+"""Wraps of account secrets: AAD binding, pepper, versioning (docs/security.md, Keys and wraps)."""
 
 import hashlib
 import uuid

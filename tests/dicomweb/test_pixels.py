@@ -191,7 +191,8 @@ def worker_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_decoding_for_wado_rs_runs_in_the_render_workers(
     client: Client, alice_token: TokenPersona, worker_calls: list[str]
 ) -> None:
-    """SECURITY.md §3.12: decoders get stored files only in the isolated workers, also when a
+    """docs/security.md, Render sandbox: decoders get stored files only in the isolated workers,
+    also when a
     client asks for decoded frames, a transcoded instance or a thumbnail."""
     data = pydicom_file("SC_rgb_rle_2frame.dcm")
     ds = dcmread(io.BytesIO(data))

@@ -1,7 +1,8 @@
 """Session authentication backend: loads the account for a session, never checks passwords.
 
 Passwords are checked by ``hds.accounts.services.log_in``, which must also unwrap the account
-master secret in the same step (SECURITY.md §3.3), something a Django backend cannot hand back.
+master secret in the same step (docs/security.md, Keys and wraps), something a Django backend
+cannot hand back.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Accounts and their wrapped keys (SECURITY.md §3.3).
+"""Accounts and their wrapped keys (docs/security.md, Keys and wraps).
 
 Stored per account: the public keys, their directory signature, and the account master secret
 (AMS) wrapped twice: under a key from the password (Argon2id + server pepper) and under a key from
@@ -81,7 +81,8 @@ class Account(AbstractBaseUser):
 
     quota_bytes = models.BigIntegerField(default=1024**3)
 
-    # Public keys (raw 32 bytes) and the key directory's signature over them (SECURITY.md §3.10).
+    # Public keys (raw 32 bytes) and the key directory's signature over them (docs/security.md, Key
+    # directory).
     key_version = models.PositiveIntegerField(default=1)
     x25519_public = models.BinaryField(max_length=32)
     ed25519_public = models.BinaryField(max_length=32)
@@ -188,7 +189,7 @@ class ApiToken(models.Model):
 
     The token's 256-bit secret never rests anywhere on the server: the row keeps its SHA-256 (to
     check it) and the account master secret wrapped under a key derived from it, so presenting
-    the token unlocks the account's keys for that one request (SECURITY.md §3.4, device keys).
+    the token unlocks the account's keys for that one request (docs/security.md, API tokens).
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

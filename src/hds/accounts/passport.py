@@ -1,7 +1,8 @@
 """The HDS passport: the printed sheet a patient or professional receives at registration.
 
 The passport carries the account's activation code. The code activates the account and stays the
-recovery key when the password is forgotten (SECURITY.md §3.9, §9.1-9.3). The server never stores it
+recovery key when the password is forgotten (docs/security.md, Keys and wraps). The server never
+stores it
 and never e-mails it, so this module only ever holds it in memory: the PDF is built in a ``BytesIO``
 and returned as bytes, and the code appears in the page content only, never in the PDF metadata.
 
@@ -41,7 +42,8 @@ from reportlab.platypus import Paragraph
 
 __all__ = ["CODE_LENGTH", "format_activation_code", "render_passport_pdf"]
 
-#: Length of an activation code in Crockford base32 characters (80 bits, SECURITY.md §9.1).
+#: Length of an activation code in Crockford base32 characters (80 bits, docs/security.md, Keys and
+#: wraps).
 CODE_LENGTH = 16
 _CODE_GROUP = 4
 _CROCKFORD_RE = re.compile(r"[0-9A-HJKMNP-TV-Z]+")

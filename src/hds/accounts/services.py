@@ -1,6 +1,7 @@
 """Account life cycle: create, register, activate, log in, change, recover, reset, delete.
 
-Keys (SECURITY.md §3.2-3.4, §3.11): each account has a random 32-byte master secret (AMS) from
+Keys (docs/security.md, Keys and wraps, Account lifecycle): each account has a random 32-byte
+master secret (AMS) from
 which its X25519 and Ed25519 keys derive. The AMS is stored only wrapped: under the password
 (Argon2id, then the server pepper) and under the activation code (Argon2id, no pepper). Logging in
 unwraps it into the session keyring; recovering the password with the activation code re-wraps

@@ -3,7 +3,7 @@
 A token names the account and a digest of the account state it was made for (for example the
 password wrap), so it stops working once used: recovering the password changes the wrap, and
 with it the digest. Tokens travel in the URL fragment (``#t=...``), never in a path or query,
-so they reach neither access logs nor ``Referer`` headers (SECURITY.md §3.7).
+so they reach neither access logs nor ``Referer`` headers (docs/security.md, Study keys and grants).
 """
 
 from __future__ import annotations

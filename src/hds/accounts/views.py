@@ -79,7 +79,7 @@ def unlocked_required(view: Callable[..., HttpResponseBase]) -> Callable[..., Ht
     """Require a logged-in session whose keyring opens; otherwise log in again.
 
     A session id without the keyring cookie (or after the epoch secret rotated out) is only an
-    authenticated shell: data pages send it back to the login (SECURITY.md §6.6).
+    authenticated shell: data pages send it back to the login (docs/security.md, Sessions).
     """
 
     @login_required

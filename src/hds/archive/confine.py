@@ -1,4 +1,5 @@
-"""The confinement layers of a render worker (SECURITY.md §3.12), each applied on its own.
+"""The confinement layers of a render worker (docs/security.md, Render sandbox), each applied on
+its own.
 
 Every function here runs in a freshly spawned worker, applies one layer and returns a
 ``Layer`` that says whether it took and why not; none raises, so a missing kernel feature costs

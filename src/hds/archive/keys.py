@@ -1,4 +1,5 @@
-"""Study keys: sealing a study's DEK to an account and opening it again (SECURITY.md §3.5, §3.7).
+"""Study keys: sealing a study's DEK to an account and opening it again (docs/security.md, Study
+keys and grants).
 
 There is no service key: a study opens only with a grant addressed to a key in the session's
 keyring, so an authorisation bug leaks ids and sizes at most, never content.

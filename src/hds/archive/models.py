@@ -1,4 +1,5 @@
-"""Studies, their encrypted items and blobs, and who holds and can open them (DESIGN.md).
+"""Studies, their encrypted items and blobs, and who holds and can open them (docs/design.md, How
+data moves).
 
 Nothing here names or describes a patient or an exam: that lives in sealed records (``meta_ct``,
 ``summary_ct``) and encrypted blobs. The server sees ids, sizes and who holds what.
@@ -41,7 +42,8 @@ class Study(models.Model):
 
 
 class Grant(models.Model):
-    """The study's DEK sealed (HPKE) to one account's public key (SECURITY.md §3.7)."""
+    """The study's DEK sealed (HPKE) to one account's public key (docs/security.md, Study keys and
+    grants)."""
 
     id = models.BigAutoField(primary_key=True)
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="grants")

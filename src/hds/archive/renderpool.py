@@ -61,7 +61,8 @@ def render_pool() -> RenderPool | None:
 def require_render_isolation() -> None:
     """Refuse a production start (``ImproperlyConfigured``, one line) whose render workers
     would lack filesystem or network isolation, or that renders in-process, unless
-    ``HDS_ALLOW_UNSANDBOXED`` is on (SECURITY.md §3.12); ``hds web``, ``run`` and ``worker``
+    ``HDS_ALLOW_UNSANDBOXED`` is on (docs/security.md, Render sandbox); ``hds web``, ``run`` and
+    ``worker``
     call it first."""
     try:
         require_isolation(
@@ -78,7 +79,7 @@ def require_render_isolation() -> None:
 
 def isolated(function: Callable[..., T], *args: Any) -> T:
     """``function(*args)`` in a render worker (in-process with ``HDS_RENDER_WORKERS=0``), for
-    anything that decodes stored files (SECURITY.md §3.12). ``function`` must be a
+    anything that decodes stored files (docs/security.md, Render sandbox). ``function`` must be a
     module-level function of a module that imports no Django; a failure raises
     ``RenderError``."""
     pool = render_pool()

@@ -1,5 +1,5 @@
 """Rendering and any other decoding of untrusted DICOM in separate worker processes
-(SECURITY.md §3.12, ASVS 5.2.6).
+(docs/security.md, Render sandbox; ASVS 5.2.6).
 
 Pixel decoders are C code fed with files from anyone. They run in a small pool of worker
 processes, never in the web process. Each worker applies the layers of ``hds.archive.confine``

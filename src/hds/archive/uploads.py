@@ -1,4 +1,4 @@
-"""Upload handling that never writes plaintext to disk (SECURITY.md §3.12).
+"""Upload handling that never writes plaintext to disk (docs/security.md, Upload memory and spool).
 
 Django's default handlers spill large uploads into temporary files in plaintext. This handler
 keeps a file in memory up to ``HDS_UPLOAD_SPOOL_BYTES`` and puts larger ones into an encrypted,

@@ -8,7 +8,8 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    """The object is missing or the user may not see it: both look the same (STYLE.md §2)."""
+    """The object is missing or the user may not see it: both look the same (docs/style.md,
+    Access)."""
 
 
 class RateLimited(DomainError):

@@ -1,4 +1,5 @@
-"""gunicorn's access log without secrets or DICOM UIDs in the logged path (SECURITY.md §3.12).
+"""gunicorn's access log without secrets or DICOM UIDs in the logged path (docs/security.md,
+Plaintext on the server).
 
 ``hds web`` runs gunicorn with ``--logger-class hds.core.gunicorn_logging.AccessLogger``; the
 access log format logs the path only (``%(U)s``, no query string), and this class masks what

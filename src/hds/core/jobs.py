@@ -1,4 +1,4 @@
-"""The one ``enqueue()`` seam for background work (DESIGN.md: worker).
+"""The one ``enqueue()`` seam for background work (docs/design.md, Jobs).
 
 Jobs are plain functions registered with ``@job``; they take ids only and are safe to run twice.
 Rows are claimed with a conditional UPDATE, so any number of workers can share one database

@@ -1,4 +1,5 @@
-"""Logging filters: secrets and codes never reach a log line (SECURITY.md §3.12, Logs)."""
+"""Logging filters: secrets and codes never reach a log line (docs/security.md, Plaintext on the
+server)."""
 
 from __future__ import annotations
 

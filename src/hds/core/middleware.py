@@ -1,4 +1,5 @@
-"""Response headers that Django's SecurityMiddleware does not set (SECURITY.md §6.7) and the
+"""Response headers that Django's SecurityMiddleware does not set (docs/security.md, Web hardening)
+and the
 account's language. Upload limits: ``hds.archive.intake``."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 In production they come from the environment (or ``NAME_FILE``). The embedded default generates
 them once into ``<data dir>/secrets/`` (mode 0600), so a demo needs no set-up. The pepper and the
 directory key never go into the database, so a database dump alone cannot test a password guess
-(SECURITY.md §3.3).
+(docs/security.md, Keys and wraps).
 """
 
 from __future__ import annotations

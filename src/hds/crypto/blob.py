@@ -1,4 +1,4 @@
-"""Segmented streaming AEAD blobs with random access (SECURITY.md §3.6).
+"""Segmented streaming AEAD blobs with random access (docs/security.md, Blob format).
 
 Layout (v1)::
 

@@ -1,4 +1,5 @@
-"""Human-typed codes in Crockford base32 (SECURITY.md §3.7): generate, normalise, format."""
+"""Human-typed codes in Crockford base32 (docs/security.md, Study keys and grants): generate,
+normalise, format."""
 
 import secrets
 import unicodedata
@@ -6,7 +7,8 @@ import unicodedata
 from hds.crypto.errors import InvalidCode
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-# 16 symbols = 80 bits: the minimum SECURITY.md §3.13 accepts for activation codes (it prefers 100).
+# 16 symbols = 80 bits: the minimum that docs/security.md (Brute-force arithmetic) accepts for
+# activation codes (it prefers 100).
 ACTIVATION_CODE_LENGTH = 16
 ACCESS_CODE_LENGTH = 12  # 60 bits, safe only with the global failure budget of §3.13
 

@@ -1,4 +1,5 @@
-"""Grants that hand a study DEK to a principal, and the DEK commitment (SECURITY.md §3.5, 3.7)."""
+"""Grants that hand a study DEK to a principal, and the DEK commitment (docs/security.md, Study
+keys and grants)."""
 
 import hashlib
 import hmac

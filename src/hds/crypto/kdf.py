@@ -1,4 +1,5 @@
-"""Key derivation: Argon2id for human secrets, HKDF-SHA256 for the rest (SECURITY.md §3.1-3.3)."""
+"""Key derivation: Argon2id for human secrets, HKDF-SHA256 for the rest (docs/security.md,
+Primitives)."""
 
 import os
 from collections.abc import Mapping

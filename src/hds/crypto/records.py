@@ -2,7 +2,8 @@
 
 The archive keeps what a list or a viewer needs (patient, study and series descriptions) in small
 AES-GCM records instead of columns. Lookups by DICOM UID go through blind indexes: a keyed HMAC of
-the UID, so equal UIDs match without the UID being stored (SECURITY.md §4). Labels:
+the UID, so equal UIDs match without the UID being stored (docs/security.md, What the operator sees
+and cannot see). Labels:
 
 - ``hds/v1/account/index``: the account's index key (StudyInstanceUID → its holding);
 - ``hds/v1/account/catalog``: the account's catalogue key (summaries of the studies it holds);

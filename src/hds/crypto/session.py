@@ -1,4 +1,5 @@
-"""Session keyring encryption: K_sess from cookie key and epoch secret (SECURITY.md §3.4)."""
+"""Session keyring encryption: K_sess from cookie key and epoch secret (docs/security.md, Session
+keys)."""
 
 from hds.crypto.kdf import hkdf
 from hds.crypto.wrap import unwrap_secret, wrap_secret

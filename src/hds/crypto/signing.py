@@ -1,4 +1,5 @@
-"""Ed25519 signatures and the canonical key-directory record they cover (SECURITY.md §3.10)."""
+"""Ed25519 signatures and the canonical key-directory record they cover (docs/security.md, Key
+directory)."""
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey

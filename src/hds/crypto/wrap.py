@@ -1,4 +1,5 @@
-"""AES-256-GCM key wrapping with a version byte and a random nonce (SECURITY.md §3.3)."""
+"""AES-256-GCM key wrapping with a version byte and a random nonce (docs/security.md, Keys and
+wraps)."""
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM

@@ -2,7 +2,8 @@
 
 Written parts look exactly like ``--BOUNDARY\\r\\nContent-Type: TYPE\\r\\n\\r\\nBYTES\\r\\n`` and
 the body ends with ``--BOUNDARY--``: Cornerstone's loader takes the boundary from the body's
-first line and looks for the header spelled ``Content-Type:`` (DESIGN.md, viewer pitfalls).
+first line and looks for the header spelled ``Content-Type:`` (docs/design.md, Viewer build
+pitfalls).
 """
 
 from __future__ import annotations

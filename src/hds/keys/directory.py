@@ -1,4 +1,5 @@
-"""The key directory: public keys signed with the server's directory key (SECURITY.md §3.10).
+"""The key directory: public keys signed with the server's directory key (docs/security.md, Key
+directory).
 
 A database writer who swaps an account's public key cannot make the signature match, so code that
 seals a study key to an account calls ``verify_account_keys`` first and refuses on mismatch.

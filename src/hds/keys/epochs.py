@@ -1,4 +1,5 @@
-"""Session epoch secrets: random, RAM-only, rotated daily, kept two days (SECURITY.md §3.4.5).
+"""Session epoch secrets: random, RAM-only, rotated daily, kept two days (docs/security.md, Session
+keys).
 
 They live in the "epochs" cache: process memory in the embedded default, a Redis with persistence
 off when several web processes share sessions. Without the epoch secret a session's keyring cannot

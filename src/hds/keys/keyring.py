@@ -2,7 +2,8 @@
 
 ``K_cookie`` (32 random bytes) lives only in the HttpOnly ``__Host-hds_k`` cookie; the session row
 holds the keyring sealed under ``HKDF(K_cookie, salt=epoch secret, info=SHA-256(session id))``
-(SECURITY.md §3.4). The row alone, the cookie alone, or both after the epoch secret has gone,
+(docs/security.md, Session keys). The row alone, the cookie alone, or both after the epoch secret
+has gone,
 open nothing.
 """
 

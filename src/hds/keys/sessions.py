@@ -1,4 +1,4 @@
-"""A database session store that never stores a usable session id (SECURITY.md §3.4 point 6).
+"""A database session store that never stores a usable session id (docs/security.md, Session keys).
 
 The row's primary key is SHA-256 of the id in the cookie, so a database dump hands out no live
 sessions. The row also records the account, so "end all sessions of this account" is one DELETE.

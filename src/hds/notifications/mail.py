@@ -1,7 +1,7 @@
 """Sending mail: one function, templates per language, nothing secret in logs.
 
 Mails that carry a link token are sent in the request after commit, never from a job: job rows
-would keep the token at rest (STYLE.md §3).
+would keep the token at rest (docs/style.md, Jobs).
 """
 
 from __future__ import annotations
