@@ -84,7 +84,8 @@ MIDDLEWARE = [
     "hds.keys.middleware.KeyringMiddleware",
     "hds.mfa.enforcement.MfaEnforcementMiddleware",
     "hds.core.middleware.AccountLanguageMiddleware",
-    # After authentication, before anything reads an upload's body (docs/security.md §3.12).
+    # After authentication, before anything reads an upload's body (docs/security.md, Upload memory
+    # and spool).
     "hds.archive.intake.IntakeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -263,7 +264,7 @@ RENDER_USER = env_str("HDS_RENDER_USER") or "nobody"
 ALLOW_UNSANDBOXED = env_bool("HDS_ALLOW_UNSANDBOXED", default=False)
 
 # Uploads never touch disk as plaintext: small files stay in memory, larger ones go to an
-# encrypted, nameless spool file (docs/security.md, "Upload memory and spool (§3.12)").
+# encrypted, nameless spool file (docs/security.md, Upload memory and spool).
 FILE_UPLOAD_HANDLERS = ["hds.archive.uploads.SpoolingUploadHandler"]
 UPLOAD_SPOOL_BYTES = env_int("HDS_UPLOAD_SPOOL_BYTES", 8 * 1024**2, minimum=64 * 1024)
 UPLOAD_SPOOL_DIR = env_str("HDS_UPLOAD_SPOOL_DIR") or str(DATA_DIR / "spool")

@@ -1,4 +1,4 @@
-"""Upload intake (docs/security.md, "Upload memory and spool (§3.12)"): refusals before the body
+"""Upload intake (docs/security.md, Upload memory and spool): refusals before the body
 is read, the per-process in-flight budget, and the encrypted spool, against the live server."""
 
 from __future__ import annotations

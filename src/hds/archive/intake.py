@@ -4,8 +4,8 @@
 check and django-ninja read it only in the view phase). For a POST to the JSON API or to STOW-RS
 it checks the declared ``Content-Length`` against ``HDS_MAX_UPLOAD_FILE_BYTES`` and, for the
 store endpoints, against the account's free storage, then reserves the body's bytes in a
-process-wide budget (``HDS_UPLOAD_INFLIGHT_BYTES``). See docs/security.md, "Upload memory and
-spool (§3.12)".
+process-wide budget (``HDS_UPLOAD_INFLIGHT_BYTES``). See docs/security.md, Upload memory and
+spool.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Django's default handlers spill large uploads into temporary files in plaintext. This handler
 keeps a file in memory up to ``HDS_UPLOAD_SPOOL_BYTES`` and puts larger ones into an encrypted,
 nameless spool file (``hds.core.spool``), so the only thing that reaches the disk is ciphertext
-(docs/security.md, "Upload memory and spool (§3.12)"). Reading an uploaded file whole gives one
+(docs/security.md, Upload memory and spool). Reading an uploaded file whole gives one
 copy of its bytes, not two.
 """
 

@@ -1,6 +1,6 @@
 """A received file's bytes: in memory while small, then in an encrypted, unlinked temporary file.
 
-Plaintext never reaches the disk (docs/security.md, "Upload memory and spool (§3.12)"): above
+Plaintext never reaches the disk (docs/security.md, Upload memory and spool): above
 ``HDS_UPLOAD_SPOOL_BYTES`` the bytes go through ``hds.crypto.spool.EncryptedSpool`` (a key only
 in memory) into a file that has no name (``O_TMPFILE``, or unlinked right after creation), so
 nothing is left behind when the process ends, however it ends.

@@ -7,8 +7,8 @@ import unicodedata
 from hds.crypto.errors import InvalidCode
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-# 16 symbols = 80 bits: the minimum that docs/security.md (Brute-force arithmetic) accepts for
-# activation codes (it prefers 100).
+# 16 symbols = 80 bits, the length decided for activation codes (docs/security.md, Brute-force
+# arithmetic).
 ACTIVATION_CODE_LENGTH = 16
 ACCESS_CODE_LENGTH = 12  # 60 bits, safe only with the global failure budget of §3.13
 

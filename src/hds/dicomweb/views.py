@@ -597,7 +597,8 @@ def _store(request: HttpRequest, caller: Caller, *, study_uid: str | None) -> Ht
     try:
         read = retrieve.body_reader(request)
         # Each part goes into a spool as it arrives (encrypted on disk above
-        # HDS_UPLOAD_SPOOL_BYTES): the body is never held whole (docs/security.md §3.12).
+        # HDS_UPLOAD_SPOOL_BYTES): the body is never held whole (docs/security.md, Upload memory
+        # and spool).
         parts = iter_streamed_parts(read, boundary, Spool)
         result = store_parts(caller, parts, study_uid=study_uid)
     except retrieve.BodyTooLarge:

@@ -1,4 +1,5 @@
-"""Second factors of an account: TOTP, recovery codes, passkeys (docs/security.md, MFA).
+"""Second factors of an account: TOTP, recovery codes, passkeys (docs/security.md, Multi-factor
+authentication).
 
 Nothing here is a usable secret on its own: the TOTP secret is sealed under a key derived from the
 server pepper, recovery codes are kept as keyed hashes, passkeys are public keys.

@@ -1,4 +1,5 @@
-"""A login between its password step and its second factor (docs/security.md, MFA).
+"""A login between its password step and its second factor (docs/security.md, Multi-factor
+authentication).
 
 The unwrapped AMS waits in the anonymous session's keyring (sealed under the key cookie and the
 epoch secret, never in the database as plaintext); the session only names the account. The state

@@ -1,6 +1,7 @@
 """Second factors: TOTP with replay refusal, single-use recovery codes, WebAuthn passkeys.
 
-Every change is recorded as an ``AuthEvent`` and mailed to the holder (docs/security.md, MFA).
+Every change is recorded as an ``AuthEvent`` and mailed to the holder (docs/security.md,
+Multi-factor authentication).
 """
 
 from __future__ import annotations
