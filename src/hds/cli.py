@@ -323,11 +323,9 @@ def cmd_check(args: argparse.Namespace, rest: list[str]) -> int:
 
     findings = run_checks(include_sandbox=not args.skip_sandbox)
     production = args.production or _production_setting()
-    blockers = 0
     for finding in findings:
-        label = finding.label(production)
-        blockers += label == "BLOCKER"
-        print(f"[{label:>7}] {finding.area}: {finding.text}")
+        print(f"[{finding.label:>7}] {finding.area}: {finding.text}")
+    blockers = sum(finding.level == "blocker" for finding in findings)
     if production and blockers:
         print(f"{blockers} production blocker(s): fix them before going live", file=sys.stderr)
         return 1
@@ -530,7 +528,7 @@ def _add_token_parsers(sub: Any) -> None:
     token_revoke = token.add_parser("revoke", help="revoke a token (--id) or all (--all)")
     token_revoke.add_argument("--email", required=True)
     which = token_revoke.add_mutually_exclusive_group(required=True)
-    which.add_argument("--id", type=_uuid_any, help="the token's id (from 'hds token list')")
+    which.add_argument("--id", type=_uuid, help="the token's id (from 'hds token list')")
     which.add_argument("--all", action="store_true", help="every token of the account")
     token_revoke.set_defaults(func=cmd_token_revoke)
 
@@ -561,15 +559,6 @@ def _date(text: str) -> Any:
 
 
 def _uuid(text: str) -> str:
-    import uuid
-
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError("use the study's id, a UUID") from None
-
-
-def _uuid_any(text: str) -> str:
     import uuid
 
     try:

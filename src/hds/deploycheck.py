@@ -26,11 +26,10 @@ class Finding:
     level: Level
     text: str
 
-    def label(self, production: bool) -> str:
-        """``ok``, ``WARN`` or ``BLOCKER`` (a blocker is a warning outside production)."""
-        if self.level == "ok":
-            return "ok"
-        return "BLOCKER" if self.level == "blocker" else "WARN"
+    @property
+    def label(self) -> str:
+        """``ok``, ``WARN`` or ``BLOCKER``, as printed."""
+        return {"ok": "ok", "warn": "WARN", "blocker": "BLOCKER"}[self.level]
 
 
 def _mode(path: Path) -> int:

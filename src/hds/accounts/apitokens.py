@@ -120,13 +120,21 @@ def check_token(text: str) -> tuple[Account, bytes] | None:
     return account, ams
 
 
+_CHECKED = "_hds_bearer_credentials"
+
+
 def bearer_credentials(request: HttpRequest) -> tuple[Account, bytes] | None:
-    """The account and AMS of an ``Authorization: Bearer hds_...`` request, if valid."""
+    """The account and AMS of an ``Authorization: Bearer hds_...`` request, if valid.
+
+    Checked once per request: the upload intake and the view's authentication both ask.
+    """
+    if hasattr(request, _CHECKED):
+        return getattr(request, _CHECKED)  # type: ignore[no-any-return]
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value:
-        return None
-    return check_token(value)
+    credentials = check_token(value) if scheme.lower() == "bearer" and value else None
+    setattr(request, _CHECKED, credentials)
+    return credentials
 
 
 @transaction.atomic

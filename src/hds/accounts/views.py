@@ -43,6 +43,7 @@ from hds.accounts.forms import (
     RecoverForm,
     ResetForm,
 )
+from hds.accounts.http import current_account, posted
 from hds.accounts.models import Account, AuthEvent, Role
 from hds.accounts.passport import render_passport_pdf
 from hds.core.errors import DomainError, RateLimited
@@ -62,17 +63,6 @@ PENDING_KIND = "_hds_pending_kind"
 sensitive = sensitive_post_parameters(
     "password", "new_password", "current_password", "token", "code_1", "code_2", "code_3", "code_4"
 )
-
-
-def _posted(request: HttpRequest) -> Any:
-    """Form data of a POST (even an empty one, so it shows "required" errors), else None."""
-    return request.POST if request.method == "POST" else None
-
-
-def _account(request: HttpRequest) -> Account:
-    user = request.user
-    assert isinstance(user, Account)
-    return user
 
 
 def unlocked_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -154,7 +144,7 @@ def register_choose(request: HttpRequest) -> HttpResponse:
 def register(request: HttpRequest, role: str) -> HttpResponse:
     """Self-registration; afterwards the activation code is shown once with its passport."""
     form_class = PatientRegistrationForm if role == Role.PATIENT else ProfessionalRegistrationForm
-    form = form_class(_posted(request))
+    form = form_class(posted(request))
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         email, password = data.pop("email"), data.pop("password")
@@ -234,7 +224,7 @@ def passport_pdf(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def activate(request: HttpRequest) -> HttpResponse:
     """Activation: link from the mail (token in the fragment) + code from the passport."""
-    form = ActivationForm(_posted(request))
+    form = ActivationForm(posted(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -261,7 +251,7 @@ def activate(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def resend_activation(request: HttpRequest) -> HttpResponse:
     """Send the activation mail again (same answer whether or not the address exists)."""
-    form = EmailForm(_posted(request))
+    form = EmailForm(posted(request))
     context = {"form": form, "purpose": "resend"}
     if request.method == "POST" and form.is_valid():
         try:
@@ -282,7 +272,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = ""
-    form = LoginForm(_posted(request))
+    form = LoginForm(posted(request))
     context: dict[str, Any] = {"form": form, "next": next_url}
     try:
         pow_needed = throttle.login_needs_proof_of_work()
@@ -343,7 +333,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def forgot_password(request: HttpRequest) -> HttpResponse:
     """Forgotten password: recovery mail; with "forgot the code too", the account-reset mail."""
-    form = EmailForm(_posted(request))
+    form = EmailForm(posted(request))
     context = {"form": form, "purpose": "forgot"}
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
@@ -364,7 +354,7 @@ def forgot_password(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def recover(request: HttpRequest) -> HttpResponse:
     """New password with the mailed link and the activation code: the data is kept."""
-    form = RecoverForm(_posted(request))
+    form = RecoverForm(posted(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -396,7 +386,7 @@ def recover(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def reset(request: HttpRequest) -> HttpResponse:
     """Account reset when both password and code are lost: new keys, all earlier data lost."""
-    form = ResetForm(_posted(request))
+    form = ResetForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             new = services.reset_account(
@@ -437,7 +427,7 @@ def unlock(request: HttpRequest) -> HttpResponse:
 @require_safe
 def account_view(request: HttpRequest) -> HttpResponse:
     """My account: details, security events and the account actions."""
-    account = _account(request)
+    account = current_account(request)
     events = account.auth_events.order_by("-at")[:10]
     return render(
         request,
@@ -456,7 +446,7 @@ def account_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def set_account_language(request: HttpRequest) -> HttpResponse:
     """Remember the account's language (pages and mails) and switch to it."""
-    account = _account(request)
+    account = current_account(request)
     language = request.POST.get("language", "")
     if language in dict(settings.LANGUAGES):
         account.language = language
@@ -482,8 +472,8 @@ def set_account_language(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def change_password(request: HttpRequest) -> HttpResponse:
     """Change the password; keys and data stay; other sessions end."""
-    account = _account(request)
-    form = ChangePasswordForm(_posted(request), email=account.email)
+    account = current_account(request)
+    form = ChangePasswordForm(posted(request), email=account.email)
     if request.method == "POST" and form.is_valid():
         store = request.session
         assert isinstance(store, SessionStore)
@@ -512,8 +502,8 @@ def change_password(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def regenerate_code(request: HttpRequest) -> HttpResponse:
     """Make a new activation code and passport; the old code stops working."""
-    account = _account(request)
-    form = PasswordConfirmForm(_posted(request))
+    account = current_account(request)
+    form = PasswordConfirmForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             new = services.regenerate_activation_code(
@@ -537,8 +527,8 @@ def regenerate_code(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def delete_account(request: HttpRequest) -> HttpResponse:
     """Delete the account and everything in it, after password and confirmation."""
-    account = _account(request)
-    form = DeleteAccountForm(_posted(request))
+    account = current_account(request)
+    form = DeleteAccountForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.delete_account(account, password=form.cleaned_data["password"])
@@ -561,9 +551,9 @@ def delete_account(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: HttpRequest) -> HttpResponse:
     """Personal API tokens: list, create (password typed again; shown once), revoke."""
-    account = _account(request)
+    account = current_account(request)
     created = None
-    form = ApiTokenForm(_posted(request))
+    form = ApiTokenForm(posted(request))
     status = 200
     if request.method == "POST" and not _token_step_up_done(request, account):
         # With a second factor enrolled the password alone is not enough (docs/security.md).
@@ -615,7 +605,7 @@ def _tokens_context(account: Account, form: ApiTokenForm) -> dict[str, Any]:
 @require_POST
 def revoke_api_token(request: HttpRequest, token_id: str) -> HttpResponse:
     """Revoke one of the account's tokens; it stops working at once."""
-    if not apitokens.revoke_token(_account(request), token_id):
+    if not apitokens.revoke_token(current_account(request), token_id):
         raise Http404  # not this account's token (or already gone): the same answer for both
     messages.success(request, _("The token was revoked."))
     return redirect("accounts:api_tokens")

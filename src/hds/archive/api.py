@@ -21,7 +21,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from typing_extensions import override
 
-from hds.accounts.apitokens import check_token
+from hds.accounts.apitokens import bearer_credentials
 from hds.accounts.models import Account
 from hds.archive.errors import QuotaExceeded
 from hds.archive.reads import study_by_id
@@ -41,7 +41,7 @@ class PersonalToken(HttpBearer):
 
     @override
     def authenticate(self, request: HttpRequest, token: str) -> Account | None:
-        credentials = check_token(token)
+        credentials = bearer_credentials(request)  # the intake may have checked it already
         if credentials is None:
             # A wrong token is a 401, not a fall-through to the session (and its CSRF check).
             raise AuthenticationError

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from hds.accounts import services as account_services
 from hds.accounts import throttle
+from hds.accounts.http import current_account, posted
 from hds.accounts.models import Account, AuthEvent
 from hds.accounts.views import _start_session, unlocked_required
 from hds.core.errors import RateLimited
@@ -34,16 +35,6 @@ from hds.mfa.stepup import mark_recent_auth, recent_auth_required
 NEW_TOTP = "mfa_new_totp"
 AUTH_CHALLENGE = "_hds_webauthn_get"
 REG_CHALLENGE = "_hds_webauthn_create"
-
-
-def _posted(request: HttpRequest) -> Any:
-    return request.POST if request.method == "POST" else None
-
-
-def _account(request: HttpRequest) -> Account:
-    user = request.user
-    assert isinstance(user, Account)
-    return user
 
 
 def _keep_challenge(request: HttpRequest, key: str, challenge: bytes) -> None:
@@ -98,7 +89,7 @@ def verify_login(request: HttpRequest) -> HttpResponse:
             messages.info(request, _("The login took too long. Please log in again."))
         return redirect("accounts:login")
     account = state.account
-    form = SecondFactorForm(_posted(request))
+    form = SecondFactorForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             pending.check_allowed(account)
@@ -142,12 +133,12 @@ def verify_login(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def confirm(request: HttpRequest) -> HttpResponse:
     """Re-authentication before a sensitive change; returns to ``next``."""
-    account = _account(request)
+    account = current_account(request)
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = reverse("accounts:account")
     enrolled = services.is_enrolled(account)
-    form = ConfirmForm(_posted(request))
+    form = ConfirmForm(posted(request))
     if not enrolled:
         del form.fields["code"]
     status = 200
@@ -183,7 +174,7 @@ def confirm(request: HttpRequest) -> HttpResponse:
 @require_safe
 def settings_view(request: HttpRequest) -> HttpResponse:
     """Two-factor authentication: status, authenticator app, passkeys, recovery codes."""
-    account = _account(request)
+    account = current_account(request)
     return render(
         request,
         "mfa/settings.html",
@@ -210,7 +201,7 @@ def _show_codes(request: HttpRequest, codes: list[str] | None) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def totp_enrol(request: HttpRequest) -> HttpResponse:
     """Add an authenticator app: QR code, then its first code confirms it."""
-    account = _account(request)
+    account = current_account(request)
     if TotpDevice.objects.filter(account=account).exists():
         messages.info(request, _("An authenticator app is already set up."))
         return redirect("mfa:settings")
@@ -219,7 +210,7 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
     if secret is None:
         secret = services.new_totp_secret()
         update_keyring(request, **{NEW_TOTP: secret})
-    form = TotpConfirmForm(_posted(request))
+    form = TotpConfirmForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             codes = services.enable_totp(account, secret, form.cleaned_data["code"])
@@ -249,7 +240,7 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
 @recent_auth_required
 def totp_remove(request: HttpRequest) -> HttpResponse:
     """Remove the authenticator app."""
-    if services.remove_totp(_account(request)):
+    if services.remove_totp(current_account(request)):
         messages.success(request, _("The authenticator app was removed."))
     return redirect("mfa:settings")
 
@@ -259,7 +250,7 @@ def totp_remove(request: HttpRequest) -> HttpResponse:
 @recent_auth_required
 def recovery_codes(request: HttpRequest) -> HttpResponse:
     """Make ten new recovery codes; the old ones stop working."""
-    account = _account(request)
+    account = current_account(request)
     if not services.is_enrolled(account):
         messages.info(request, _("Set up an authenticator app or a passkey first."))
         return redirect("mfa:settings")
@@ -271,8 +262,8 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def passkey_add(request: HttpRequest) -> HttpResponse:
     """Register a passkey (the browser's part runs in webauthn.js)."""
-    account = _account(request)
-    form = PasskeyForm(_posted(request))
+    account = current_account(request)
+    form = PasskeyForm(posted(request))
     if request.method == "POST" and form.is_valid():
         response = form.cleaned_data["webauthn_response"]
         challenge = _pop_challenge(request, REG_CHALLENGE)
@@ -303,7 +294,7 @@ def passkey_add(request: HttpRequest) -> HttpResponse:
 @recent_auth_required
 def passkey_remove(request: HttpRequest, passkey_id: UUID) -> HttpResponse:
     """Remove one of the account's passkeys (another account's: 404)."""
-    if not services.remove_passkey(_account(request), passkey_id):
+    if not services.remove_passkey(current_account(request), passkey_id):
         raise Http404
     messages.success(request, _("The passkey was removed."))
     return redirect("mfa:settings")
