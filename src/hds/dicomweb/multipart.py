@@ -179,23 +179,33 @@ class _Reader:
 
 
 def iter_parts(read: Callable[[int], bytes], boundary: str) -> Iterator[Part]:
-    """Yield the body's parts as they arrive; a preamble and an epilogue are skipped.
+    """Yield the body's parts as they arrive, each content as bytes; a preamble and an epilogue
+    are skipped.
 
-    Holds one part (plus a read chunk) in memory at a time. Raises ``MultipartError`` when the
-    body is malformed; parts yielded before that were complete.
+    ``iter_streamed_parts`` with an in-memory sink: holds one part (plus a read chunk) at a time.
+    Raises ``MultipartError`` when the body is malformed; parts yielded before that were complete.
     """
-    reader = _Reader(read, boundary)
-    _index, line_end, closing = reader.next_delimiter(limit=MAX_PREAMBLE_BYTES)
-    while not closing:
-        head_end = reader.headers_end(line_end - 2)
-        headers = _parse_headers(bytes(reader.buffer[line_end:head_end]))
-        del reader.buffer[: head_end + 4]
-        index, next_line_end, closing = reader.next_delimiter()
-        with memoryview(reader.buffer) as view:
-            data = bytes(view[:index])
-        yield Part(headers=headers, data=data)
-        del reader.buffer[:index]
-        line_end = next_line_end - index
+    for part in iter_streamed_parts(read, boundary, _Collected):
+        yield Part(headers=part.headers, data=bytes(part.body.data))
+
+
+class _Collected:
+    """A sink that keeps a part's content in memory (``iter_parts``)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, data: memoryview, /) -> object:
+        """Append the piece."""
+        self.data += data
+        return None
+
+    def finish(self) -> None:
+        """Nothing to do: the content is complete in ``data``."""
+
+    def close(self) -> None:
+        """Drop the content."""
+        self.data.clear()
 
 
 class Sink(Protocol):
